@@ -1,0 +1,154 @@
+"""Controls shared by several tabs: sampling settings (defaults read from the request dataclasses), result panels."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ldm_core.infotext import PNG_KEY
+from ldm_core.requests import SCHEDULERS, GenerationRequest
+
+MAX_SEED = 2**32 - 1
+
+
+def request_default(request_type: type, name: str) -> Any:
+    """The default a request dataclass declares for one field: the UI never restates it."""
+    for field in dataclasses.fields(request_type):
+        if field.name == name:
+            return field.default
+    raise KeyError(f"{request_type.__name__} has no field {name!r}")
+
+
+@dataclass
+class SamplingControls:
+    scheduler: gr.Dropdown
+    steps: gr.Slider
+    guidance: gr.Slider | None
+    seed: gr.Number
+    batch_size: gr.Slider | None
+
+    def components(self) -> list[gr.components.Component]:
+        return [c for c in (self.scheduler, self.steps, self.guidance, self.seed, self.batch_size) if c is not None]
+
+
+def sampling_controls(
+    prefix: str, request_type: type = GenerationRequest, guidance: bool = True, batch: bool = True
+) -> SamplingControls:
+    """Sampler, steps, guidance, seed and batch size, with `elem_id`s `<prefix>-<name>`."""
+    with gr.Row():
+        scheduler = gr.Dropdown(
+            list(SCHEDULERS),
+            value=request_default(request_type, "scheduler"),
+            label="Sampler",
+            elem_id=f"{prefix}-sampler",
+        )
+        steps = gr.Slider(
+            1,
+            150,
+            value=request_default(request_type, "num_inference_steps"),
+            step=1,
+            label="Steps",
+            elem_id=f"{prefix}-steps",
+        )
+    with gr.Row():
+        guidance_slider = None
+        if guidance:
+            guidance_slider = gr.Slider(
+                1.0,
+                20.0,
+                value=request_default(request_type, "guidance_scale"),
+                step=0.5,
+                label="Guidance scale",
+                info="Classifier-free guidance; 1 switches it off.",
+                elem_id=f"{prefix}-guidance",
+            )
+        seed = gr.Number(
+            value=request_default(request_type, "seed"),
+            precision=0,
+            minimum=-1,
+            maximum=MAX_SEED,
+            label="Seed",
+            info="-1 draws a random seed.",
+            elem_id=f"{prefix}-seed",
+        )
+        batch_slider = None
+        if batch:
+            batch_slider = gr.Slider(
+                1,
+                8,
+                value=request_default(request_type, "batch_size"),
+                step=1,
+                label="Batch size",
+                elem_id=f"{prefix}-batch",
+            )
+    return SamplingControls(scheduler, steps, guidance_slider, seed, batch_slider)
+
+
+def sampling_kwargs(
+    scheduler: str, steps: float, guidance: float | None, seed: float | None, batch: float | None
+) -> dict:
+    """Request keywords for the shared sampling fields, from raw UI values."""
+    kwargs: dict[str, Any] = {
+        "scheduler": scheduler,
+        "num_inference_steps": int(steps),
+        "seed": -1 if seed is None else int(seed),
+    }
+    if guidance is not None:
+        kwargs["guidance_scale"] = float(guidance)
+    if batch is not None:
+        kwargs["batch_size"] = int(batch)
+    return kwargs
+
+
+@dataclass
+class ResultPanel:
+    gallery: gr.Gallery
+    seed_used: gr.Number
+    infotext: gr.Textbox
+    infotexts: gr.State  # one per gallery image
+    selected: gr.State  # index of the gallery image the user clicked
+    reuse_seed: gr.Button
+
+
+def result_panel(prefix: str, label: str = "Result") -> ResultPanel:
+    """Gallery (PNG, infotext embedded), seed used and the selected image's infotext."""
+    gallery = gr.Gallery(
+        label=label,
+        format="png",
+        columns=2,
+        height=420,
+        object_fit="contain",
+        elem_id=f"{prefix}-gallery",
+        interactive=False,
+    )
+    with gr.Row():
+        seed_used = gr.Number(label="Seed used", precision=0, interactive=False, elem_id=f"{prefix}-seed-used", scale=1)
+        reuse = gr.Button("Reuse seed", size="sm", elem_id=f"{prefix}-reuse-seed", scale=0)
+    infotext = gr.Textbox(label="Parameters", lines=3, interactive=False, elem_id=f"{prefix}-infotext")
+    infotexts = gr.State([])
+    selected = gr.State(0)
+
+    def show_selected(texts: list[str], event: gr.SelectData) -> tuple[int, str]:
+        index = event.index if isinstance(event.index, int) else 0
+        return index, texts[index] if index < len(texts) else ""
+
+    gallery.select(show_selected, [infotexts], [selected, infotext], api_visibility="private")
+    return ResultPanel(gallery, seed_used, infotext, infotexts, selected, reuse)
+
+
+def gallery_outputs(panel: ResultPanel) -> list:
+    return [panel.gallery, panel.seed_used, panel.infotext, panel.infotexts, panel.selected]
+
+
+def gallery_values(result: Any) -> tuple:
+    """Handler return values for `gallery_outputs`: images carry their infotext as a PNG text chunk."""
+    images = []
+    for image, text in zip(result.images, result.infotexts, strict=False):
+        image = image.copy()
+        image.info[PNG_KEY] = text
+        images.append(image)
+    first = result.infotexts[0] if result.infotexts else ""
+    return images, result.seed, first, list(result.infotexts), 0

@@ -1,0 +1,91 @@
+"""Reading `gr.ImageEditor` values (background, layers, composite) and drawing the palette the semantic tab paints with."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ldm_core.palette import CLASS_ID, CLASSES, PALETTE
+
+
+def palette_hex() -> list[str]:
+    return ["#{:02x}{:02x}{:02x}".format(*c.color) for c in CLASSES]
+
+
+def palette_swatches_html() -> str:
+    """One labelled colour chip per class, in palette order (the order the brush offers them)."""
+    chips = []
+    for scene_class, color in zip(CLASSES, palette_hex(), strict=True):
+        chips.append(  # inline styles: gradio 6 takes custom css only at launch()
+            f'<span title="{color}" style="display:inline-flex;align-items:center;gap:4px">'
+            f'<span style="width:14px;height:14px;border-radius:3px;border:1px solid #0004;background:{color}">'
+            f"</span>{html.escape(scene_class.name)}</span>"
+        )
+    style = "display:flex;flex-wrap:wrap;gap:4px 12px;font-size:0.9em"
+    return f'<div id="semantic-palette" style="{style}">' + "".join(chips) + "</div>"
+
+
+def filled_canvas(size: tuple[int, int], class_name: str = "sky") -> Image.Image:
+    """A blank colour map filled with one class: the default canvas of the semantic tab."""
+    color = tuple(int(v) for v in PALETTE[CLASS_ID[class_name]])
+    return Image.new("RGB", size, color)
+
+
+def _as_image(value: Any) -> Image.Image | None:
+    if value is None:
+        return None
+    if isinstance(value, Image.Image):
+        return value
+    if isinstance(value, np.ndarray):
+        return Image.fromarray(value)
+    return Image.open(value)
+
+
+def editor_background(value: dict | None) -> Image.Image | None:
+    """The uploaded image under the editor's layers, as RGB (None when nothing was uploaded)."""
+    if not value:
+        return None
+    background = _as_image(value.get("background"))
+    return None if background is None else background.convert("RGB")
+
+
+def editor_composite(value: dict | None, fill: tuple[int, int, int]) -> Image.Image | None:
+    """Background and layers flattened onto `fill` (transparent holes, e.g. after the eraser, take the fill)."""
+    if not value:
+        return None
+    composite = _as_image(value.get("composite"))
+    layers = [layer for layer in (_as_image(v) for v in value.get("layers") or []) if layer is not None]
+    background = _as_image(value.get("background"))
+    if composite is None:  # API callers may send only background and layers
+        parts = [p for p in [background, *layers] if p is not None]
+        if not parts:
+            return None
+        composite = Image.new("RGBA", parts[0].size, (0, 0, 0, 0))
+        for part in parts:
+            composite.alpha_composite(part.convert("RGBA").resize(composite.size, Image.Resampling.NEAREST))
+    flat = Image.new("RGBA", composite.size, (*fill, 255))
+    flat.alpha_composite(composite.convert("RGBA"))
+    return flat.convert("RGB")
+
+
+def editor_mask(value: dict | None) -> Image.Image | None:
+    """The painted mask: white where any layer has alpha > 0, sized like the background. None when nothing is painted."""
+    if not value:
+        return None
+    background = _as_image(value.get("background"))
+    layers = [layer for layer in (_as_image(v) for v in value.get("layers") or []) if layer is not None]
+    if not layers:
+        return None
+    size = background.size if background is not None else layers[0].size
+    painted = np.zeros((size[1], size[0]), dtype=bool)
+    for layer in layers:
+        layer = layer.convert("RGBA")
+        if layer.size != size:
+            layer = layer.resize(size, Image.Resampling.NEAREST)
+        painted |= np.asarray(layer)[..., 3] > 0
+    if not painted.any():
+        return None
+    return Image.fromarray(painted.astype(np.uint8) * 255, mode="L")

@@ -1,0 +1,173 @@
+"""Inpainting tab (LDM Sec. 4.5): upload an image, paint the area to repaint, describe what should be there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ldm_core.requests import InpaintRequest
+
+from ..controls import (
+    ResultPanel,
+    SamplingControls,
+    gallery_outputs,
+    gallery_values,
+    request_default,
+    result_panel,
+    sampling_controls,
+    sampling_kwargs,
+)
+from ..editor import editor_background, editor_mask
+from ..runner import EngineRunner, session_of
+from .common import ENGINE_QUEUE, wire_cancel, wire_reuse_seed
+
+MASK_BRUSH = ("#ff2bd6", 0.7)  # any colour works: the mask is wherever the layer has alpha > 0
+
+
+@dataclass
+class InpaintTab:
+    editor: gr.ImageEditor
+    prompt: gr.Textbox
+    negative_prompt: gr.Textbox
+    mask_blur: gr.Slider
+    invert_mask: gr.Checkbox
+    only_masked: gr.Checkbox
+    padding: gr.Slider
+    strength: gr.Slider
+    sampling: SamplingControls
+    result: ResultPanel
+    send_to_upscale: gr.Button
+
+
+def build(runner: EngineRunner) -> InpaintTab:
+    with gr.Row():
+        with gr.Column(scale=1):
+            editor = gr.ImageEditor(
+                type="pil",
+                image_mode="RGBA",
+                sources=("upload", "clipboard"),
+                brush=gr.Brush(colors=[MASK_BRUSH], default_color=MASK_BRUSH, color_mode="fixed", default_size=24),
+                layers=False,
+                transforms=(),
+                format="png",
+                label="Image: upload, then paint over the area to repaint",
+                elem_id="inpaint-editor",
+            )
+            prompt = gr.Textbox(
+                value="",
+                label="Prompt",
+                lines=2,
+                placeholder="what the masked area should show",
+                elem_id="inpaint-prompt",
+            )
+            negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="inpaint-negative")
+            with gr.Row():
+                strength = gr.Slider(
+                    0.0,
+                    1.0,
+                    value=request_default(InpaintRequest, "strength"),
+                    step=0.05,
+                    label="Denoising strength",
+                    info="1 repaints from pure noise",
+                    elem_id="inpaint-strength",
+                )
+                mask_blur = gr.Slider(
+                    0,
+                    64,
+                    value=request_default(InpaintRequest, "mask_blur"),
+                    step=1,
+                    label="Mask blur (px)",
+                    elem_id="inpaint-mask-blur",
+                )
+            with gr.Row():
+                invert_mask = gr.Checkbox(
+                    value=request_default(InpaintRequest, "invert_mask"),
+                    label="Invert mask (repaint everything else)",
+                    elem_id="inpaint-invert",
+                )
+                only_masked = gr.Checkbox(
+                    value=request_default(InpaintRequest, "only_masked"),
+                    label="Only masked area (crop, inpaint at model size, paste back)",
+                    elem_id="inpaint-only-masked",
+                )
+                padding = gr.Slider(
+                    0,
+                    256,
+                    value=request_default(InpaintRequest, "only_masked_padding"),
+                    step=4,
+                    label="Only-masked padding (px)",
+                    elem_id="inpaint-padding",
+                )
+            sampling = sampling_controls("inpaint", InpaintRequest)
+            with gr.Row():
+                generate = gr.Button("Inpaint", variant="primary", elem_id="inpaint-generate")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="inpaint-cancel")
+        with gr.Column(scale=1):
+            result = result_panel("inpaint")
+            send_to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id="inpaint-to-upscale")
+
+    def inpaint(
+        image_and_mask: dict | None,
+        prompt: str,
+        negative_prompt: str,
+        strength: float,
+        mask_blur: float,
+        invert_mask: bool,
+        only_masked: bool,
+        only_masked_padding: float,
+        sampler: str,
+        steps: float,
+        guidance: float,
+        seed: float,
+        batch_size: float,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
+    ):
+        image = editor_background(image_and_mask)
+        if image is None:
+            raise gr.Error("Upload an image to inpaint first.", print_exception=False)
+        mask = editor_mask(image_and_mask)
+        if mask is None:
+            raise gr.Error("Paint the area to repaint over the image (the mask is empty).", print_exception=False)
+        generation = InpaintRequest(
+            image=image,
+            mask=mask,
+            prompt=prompt or "",
+            negative_prompt=negative_prompt or "",
+            strength=float(strength),
+            mask_blur=int(mask_blur),
+            invert_mask=bool(invert_mask),
+            only_masked=bool(only_masked),
+            only_masked_padding=int(only_masked_padding),
+            **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
+        )
+        return gallery_values(runner.run(generation, session_of(request), progress))
+
+    inputs = [
+        editor,
+        prompt,
+        negative_prompt,
+        strength,
+        mask_blur,
+        invert_mask,
+        only_masked,
+        padding,
+        *sampling.components(),
+    ]
+    generate.click(inpaint, inputs, gallery_outputs(result), api_name="inpaint", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner)
+    wire_reuse_seed(result, sampling.seed)
+    return InpaintTab(
+        editor,
+        prompt,
+        negative_prompt,
+        mask_blur,
+        invert_mask,
+        only_masked,
+        padding,
+        strength,
+        sampling,
+        result,
+        send_to_upscale,
+    )

@@ -1,0 +1,110 @@
+"""Semantic map -> image tab (LDM Sec. 4.3.2): paint ADE20K classes on a canvas, or upload or pick a colour map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from ldm_core.palette import CLASS_ID, PALETTE
+from ldm_core.requests import SemanticMapRequest
+
+from ..controls import (
+    ResultPanel,
+    SamplingControls,
+    gallery_outputs,
+    gallery_values,
+    result_panel,
+    sampling_controls,
+    sampling_kwargs,
+)
+from ..editor import editor_composite, filled_canvas, palette_hex, palette_swatches_html
+from ..runner import EngineRunner, session_of
+from .common import ENGINE_QUEUE, wire_cancel, wire_reuse_seed
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
+CANVAS_SIZE = (256, 256)
+FILL_CLASS = "sky"  # what unpainted (or erased) canvas means
+
+
+@dataclass
+class SemanticTab:
+    editor: gr.ImageEditor
+    prompt: gr.Textbox
+    negative_prompt: gr.Textbox
+    sampling: SamplingControls
+    result: ResultPanel
+    send_to_inpaint: gr.Button
+    send_to_upscale: gr.Button
+
+
+def build(runner: EngineRunner) -> SemanticTab:
+    colors = palette_hex()
+    with gr.Row():
+        with gr.Column(scale=1):
+            gr.HTML(palette_swatches_html())
+            editor = gr.ImageEditor(
+                value=filled_canvas(CANVAS_SIZE, FILL_CLASS),
+                type="pil",
+                image_mode="RGBA",
+                sources=("upload", "clipboard"),
+                brush=gr.Brush(
+                    colors=colors, default_color=colors[CLASS_ID["tree"]], color_mode="fixed", default_size=16
+                ),
+                layers=False,
+                canvas_size=CANVAS_SIZE,
+                transforms=(),
+                format="png",
+                label="Semantic map: paint with the class colours, or upload an ADE20K colour map",
+                elem_id="semantic-editor",
+            )
+            examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
+            if examples:
+                gr.Examples(examples, inputs=[editor], label="Ready-made maps", elem_id="semantic-examples")
+            prompt = gr.Textbox(
+                value="",
+                label="Prompt",
+                info="Used by the sd15 preset's ControlNet (seg). The built-in model is conditioned on the map alone.",
+                elem_id="semantic-prompt",
+            )
+            negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="semantic-negative")
+            sampling = sampling_controls("semantic", SemanticMapRequest)
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary", elem_id="semantic-generate")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="semantic-cancel")
+        with gr.Column(scale=1):
+            result = result_panel("semantic")
+            with gr.Row():
+                send_to_inpaint = gr.Button("Send to inpainting", size="sm", elem_id="semantic-to-inpaint")
+                send_to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id="semantic-to-upscale")
+
+    def semantic(
+        semantic_map: dict | None,
+        prompt: str,
+        negative_prompt: str,
+        sampler: str,
+        steps: float,
+        guidance: float,
+        seed: float,
+        batch_size: float,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
+    ):
+        fill = tuple(int(v) for v in PALETTE[CLASS_ID[FILL_CLASS]])
+        color_map = editor_composite(semantic_map, fill)
+        if color_map is None:
+            raise gr.Error("Paint a semantic map or upload one first.", print_exception=False)
+        generation = SemanticMapRequest(
+            color_map=color_map,
+            prompt=prompt or "",
+            negative_prompt=negative_prompt or "",
+            **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
+        )
+        return gallery_values(runner.run(generation, session_of(request), progress))
+
+    inputs = [editor, prompt, negative_prompt, *sampling.components()]
+    generate.click(semantic, inputs, gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner)
+    wire_reuse_seed(result, sampling.seed)
+    return SemanticTab(editor, prompt, negative_prompt, sampling, result, send_to_inpaint, send_to_upscale)

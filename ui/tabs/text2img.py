@@ -1,0 +1,97 @@
+"""Text-to-image tab (LDM Sec. 4.3.1): prompt, sampler settings, size; a gallery with each image's parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ldm_core.requests import TextToImageRequest
+
+from ..controls import (
+    ResultPanel,
+    SamplingControls,
+    gallery_outputs,
+    gallery_values,
+    result_panel,
+    sampling_controls,
+    sampling_kwargs,
+)
+from ..runner import EngineRunner, session_of
+from .common import ENGINE_QUEUE, wire_cancel, wire_reuse_seed
+
+
+@dataclass
+class Text2ImgTab:
+    prompt: gr.Textbox
+    negative_prompt: gr.Textbox
+    sampling: SamplingControls
+    width: gr.Slider
+    height: gr.Slider
+    result: ResultPanel
+    send_to_inpaint: gr.Button
+    send_to_upscale: gr.Button
+
+
+def build(runner: EngineRunner) -> Text2ImgTab:
+    with gr.Row():
+        with gr.Column(scale=1):
+            prompt = gr.Textbox(
+                value="",
+                label="Prompt",
+                lines=2,
+                placeholder="a green valley with a river, photo",
+                elem_id="txt2img-prompt",
+            )
+            negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
+            sampling = sampling_controls("txt2img", TextToImageRequest)
+            with gr.Row():
+                width = gr.Slider(
+                    0, 1024, value=0, step=8, label="Width", info="0: the model's native size", elem_id="txt2img-width"
+                )
+                height = gr.Slider(
+                    0,
+                    1024,
+                    value=0,
+                    step=8,
+                    label="Height",
+                    info="0: the model's native size",
+                    elem_id="txt2img-height",
+                )
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary", elem_id="txt2img-generate")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="txt2img-cancel")
+        with gr.Column(scale=1):
+            result = result_panel("txt2img")
+            with gr.Row():
+                send_to_inpaint = gr.Button("Send to inpainting", size="sm", elem_id="txt2img-to-inpaint")
+                send_to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id="txt2img-to-upscale")
+
+    def text2img(
+        prompt: str,
+        negative_prompt: str,
+        sampler: str,
+        steps: float,
+        guidance: float,
+        seed: float,
+        batch_size: float,
+        width: float,
+        height: float,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
+    ):
+        generation = TextToImageRequest(
+            prompt=prompt or "",
+            negative_prompt=negative_prompt or "",
+            width=int(width) or None,
+            height=int(height) or None,
+            **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
+        )
+        return gallery_values(runner.run(generation, session_of(request), progress))
+
+    inputs = [prompt, negative_prompt, *sampling.components(), width, height]
+    generate.click(text2img, inputs, gallery_outputs(result), api_name="text2img", **ENGINE_QUEUE)
+    prompt.submit(text2img, inputs, gallery_outputs(result), api_visibility="private", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner, "cancel")
+    wire_reuse_seed(result, sampling.seed)
+    return Text2ImgTab(prompt, negative_prompt, sampling, width, height, result, send_to_inpaint, send_to_upscale)

@@ -1,0 +1,103 @@
+"""Super-resolution x4 tab (LDM Sec. 4.4): a low-resolution image in, a before/after slider out; tiles for big inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+from PIL import Image
+
+from ldm_core.infotext import PNG_KEY
+from ldm_core.requests import UpscaleRequest
+
+from ..controls import SamplingControls, request_default, sampling_controls, sampling_kwargs
+from ..runner import EngineRunner, session_of
+from .common import ENGINE_QUEUE, wire_cancel
+
+SCALE = 4
+
+
+@dataclass
+class UpscaleTab:
+    image: gr.Image
+    sampling: SamplingControls
+    tile_size: gr.Slider
+    tile_overlap: gr.Slider
+    comparison: gr.ImageSlider
+    seed_used: gr.Number
+    infotext: gr.Textbox
+
+
+def build(runner: EngineRunner) -> UpscaleTab:
+    with gr.Row():
+        with gr.Column(scale=1):
+            image = gr.Image(
+                type="pil",
+                image_mode="RGB",
+                sources=("upload", "clipboard"),
+                format="png",
+                label="Low-resolution image",
+                elem_id="upscale-input",
+            )
+            sampling = sampling_controls("upscale", UpscaleRequest, guidance=False, batch=False)
+            with gr.Row():
+                tile_size = gr.Slider(
+                    0,
+                    512,
+                    value=0,
+                    step=8,
+                    label="Tile size (low-res px)",
+                    info="0: the model's native tile",
+                    elem_id="upscale-tile-size",
+                )
+                tile_overlap = gr.Slider(
+                    0,
+                    64,
+                    value=request_default(UpscaleRequest, "tile_overlap"),
+                    step=1,
+                    label="Tile overlap (low-res px)",
+                    elem_id="upscale-tile-overlap",
+                )
+            with gr.Row():
+                generate = gr.Button("Upscale ×4", variant="primary", elem_id="upscale-generate")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="upscale-cancel")
+        with gr.Column(scale=1):
+            comparison = gr.ImageSlider(
+                label="Before (bicubic ×4) / after (LDM ×4)",
+                type="pil",
+                format="png",
+                elem_id="upscale-slider",
+                interactive=False,
+            )
+            seed_used = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="upscale-seed-used")
+            infotext = gr.Textbox(label="Parameters", lines=3, interactive=False, elem_id="upscale-infotext")
+
+    def upscale(
+        image: Image.Image | None,
+        sampler: str,
+        steps: float,
+        seed: float,
+        tile_size: float,
+        tile_overlap: float,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
+    ):
+        if image is None:
+            raise gr.Error("Upload an image to upscale first.", print_exception=False)
+        generation = UpscaleRequest(
+            image=image,
+            tile_size=int(tile_size) or None,
+            tile_overlap=int(tile_overlap),
+            **sampling_kwargs(sampler, steps, None, seed, None),
+        )
+        result = runner.run(generation, session_of(request), progress)
+        upscaled = result.images[0].copy()
+        text = result.infotexts[0] if result.infotexts else ""
+        upscaled.info[PNG_KEY] = text
+        before = image.resize(upscaled.size, Image.Resampling.BICUBIC)
+        return (before, upscaled), result.seed, text
+
+    inputs = [image, *sampling.components(), tile_size, tile_overlap]
+    generate.click(upscale, inputs, [comparison, seed_used, infotext], api_name="upscale", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner)
+    return UpscaleTab(image, sampling, tile_size, tile_overlap, comparison, seed_used, infotext)
