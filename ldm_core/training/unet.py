@@ -1,0 +1,237 @@
+"""Train one latent diffusion UNet with the epsilon loss (Rombach et al. 2022, Eq. 1-2) on the shared autoencoder.
+
+    python -m ldm_core.training.unet --task text --out runs/unet_text --vae runs/autoencoder/vae --max-minutes 30
+
+Tasks differ only in their conditioning, which is data (Sec. 3.3):
+  text      cross-attention to a text encoder trained jointly; captions dropped 10% for classifier-free guidance
+  inpaint   concat [mask, masked-image latent] (SD-inpainting layout), text by cross-attention; starts from `text`
+  semantic  concat per-class area fractions of the label map at latent resolution; map dropped 10% for guidance
+  upscale   concat the x4-downsampled image at latent resolution (LDMSuperResolutionPipeline layout, unscaled latents)
+Resumable: rerun the same command to continue from <out>/checkpoint.pt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDPMScheduler
+from diffusers.training_utils import EMAModel
+from transformers import AutoTokenizer, CLIPTextModel
+
+from ..models import (
+    VAE_FACTOR,
+    build_word_tokenizer,
+    make_scheduler,
+    make_text_encoder,
+    make_unet_inpaint,
+    make_unet_semantic,
+    make_unet_text,
+    make_unet_upscale,
+)
+from .common import Budget, load_checkpoint, plot_losses, save_checkpoint
+from .latents import LatentData, load_latent_data, random_masks
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class UNetConfig:
+    task: str = "text"
+    size: str = "full"
+    num_scenes: int = 8000
+    batch_size: int = 32
+    latent_crop: int = 0  # >0: train on random latent crops (only for the purely convolutional concat tasks)
+    lr: float = 3e-4
+    cond_dropout: float = 0.1
+    ema_decay: float = 0.999
+    max_steps: int = 100_000
+    max_minutes: float = 30.0
+    data_seed: int = 0
+    checkpoint_every: int = 200
+    vae: str = "runs/autoencoder/vae"
+    init_from: str = ""  # a folder with unet/ (and text_encoder/, tokenizer/) to start from
+
+
+TINY = dict(size="tiny", num_scenes=64, batch_size=4, max_steps=10, checkpoint_every=5)
+
+
+class TaskModel(torch.nn.Module):
+    """The trainable parts of one task and the forward pass that turns a batch into an epsilon prediction."""
+
+    def __init__(self, cfg: UNetConfig, data: LatentData, vae: AutoencoderKL):
+        super().__init__()
+        self.cfg, self.vae = cfg, vae
+        self.tokenizer = None
+        if cfg.task in ("text", "inpaint"):
+            init = Path(cfg.init_from) if cfg.init_from else None
+            if init and (init / "tokenizer").exists():
+                self.tokenizer = AutoTokenizer.from_pretrained(init / "tokenizer")
+                self.text_encoder = CLIPTextModel.from_pretrained(init / "text_encoder")
+            else:
+                words = " ".join(data.captions).replace(",", " ").replace(":", " ").split()
+                self.tokenizer = build_word_tokenizer(words)
+                self.text_encoder = make_text_encoder(self.tokenizer, cfg.size)
+            dim = self.text_encoder.config.hidden_size
+            self.unet = make_unet_text(dim, cfg.size) if cfg.task == "text" else make_unet_inpaint(dim, cfg.size)
+            if init and (init / "unet").exists():
+                self._load_unet_expanding_input(init / "unet")
+        elif cfg.task == "semantic":
+            self.unet = make_unet_semantic(cfg.size)
+        elif cfg.task == "upscale":
+            self.unet = make_unet_upscale(cfg.size)
+        else:
+            raise ValueError(f"task must be one of text, inpaint, semantic, upscale; got {cfg.task!r}")
+
+    def _load_unet_expanding_input(self, folder: Path) -> None:
+        """Start from another UNet; extra input channels (inpainting's mask and masked image) start at zero."""
+        from safetensors.torch import load_file
+
+        source = load_file(next(folder.glob("*.safetensors")))
+        target = self.unet.state_dict()
+        for name, value in source.items():
+            if name == "conv_in.weight" and value.shape != target[name].shape:
+                expanded = torch.zeros_like(target[name])
+                expanded[:, : value.shape[1]] = value
+                value = expanded
+            target[name] = value.to(target[name].dtype)
+        self.unet.load_state_dict(target)
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        params = list(self.unet.parameters())
+        if self.cfg.task == "text":  # the text encoder trains jointly with the text-to-image UNet only
+            params += list(self.text_encoder.parameters())
+        return params
+
+    def encode_prompts(self, captions: list[str]) -> torch.Tensor:
+        ids = self.tokenizer(captions, padding="max_length", max_length=self.tokenizer.model_max_length,
+                             truncation=True, return_tensors="pt").input_ids
+        return self.text_encoder(ids)[0]
+
+    def forward(self, batch: dict, noisy: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        task, drop = self.cfg.task, batch["drop"]
+        if task in ("text", "inpaint"):
+            captions = ["" if d else c for c, d in zip(batch["captions"], drop.tolist())]
+            hidden = self.encode_prompts(captions)
+            if task == "text":
+                return self.unet(noisy, timesteps, encoder_hidden_states=hidden).sample
+            model_input = torch.cat([noisy, batch["mask"], batch["masked_latents"]], dim=1)
+            return self.unet(model_input, timesteps, encoder_hidden_states=hidden).sample
+        condition = batch["condition"] * (~drop).float()[:, None, None, None] if task == "semantic" else batch[
+            "condition"]
+        return self.unet(torch.cat([noisy, condition], dim=1), timesteps).sample
+
+
+def make_batch(data: LatentData, cfg: UNetConfig, vae: AutoencoderKL, rng: np.random.Generator) -> dict:
+    idx = rng.integers(0, len(data.latents), cfg.batch_size)
+    latents = data.latents[idx]
+    batch = {"drop": torch.from_numpy(rng.random(cfg.batch_size) < cfg.cond_dropout)}
+    if cfg.task in ("text", "inpaint"):
+        batch["captions"] = [data.captions[i] for i in idx]
+    if cfg.task == "semantic":
+        batch["condition"] = data.semantic_condition[idx]
+    if cfg.task == "upscale":
+        batch["condition"] = data.low_res[idx]
+    if cfg.task == "inpaint":
+        pixels = data.pixels(idx)
+        masks = random_masks(len(idx), pixels.shape[-1], rng)  # (B, 1, H, W), 1 = repaint
+        with torch.no_grad():
+            masked_latents = vae.encode(pixels * (masks < 0.5)).latent_dist.sample() * vae.config.scaling_factor
+        batch["mask"] = F.interpolate(masks, size=latents.shape[-2:])
+        batch["masked_latents"] = masked_latents
+    if cfg.latent_crop and cfg.task in ("semantic", "upscale"):
+        size = latents.shape[-1]
+        y, x = rng.integers(0, size - cfg.latent_crop + 1, 2)
+        crop = (slice(None), slice(None), slice(y, y + cfg.latent_crop), slice(x, x + cfg.latent_crop))
+        latents, batch["condition"] = latents[crop], batch["condition"][crop]
+    batch["latents"] = latents
+    return batch
+
+
+def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
+    torch.manual_seed(cfg.data_seed)
+    vae = AutoencoderKL.from_pretrained(cfg.vae).eval().requires_grad_(False)
+    data = load_latent_data(cache_dir, vae, cfg.num_scenes, cfg.task)
+    model = TaskModel(cfg, data, vae)
+    noise_scheduler = DDPMScheduler.from_config(make_scheduler().config)
+    optimizer = torch.optim.AdamW(model.trainable(), lr=cfg.lr, weight_decay=0.01)
+    ema = EMAModel(model.unet.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
+    modules = {"unet": model.unet, **({"text_encoder": model.text_encoder} if model.tokenizer else {})}
+    state = load_checkpoint(out_dir, modules, optimizer)
+    ema_path = out_dir / "ema.pt"
+    if ema_path.exists():
+        ema.load_state_dict(torch.load(ema_path, weights_only=False))
+    rng = np.random.default_rng([cfg.data_seed, state.step])
+    budget = Budget(cfg.max_steps, cfg.max_minutes)
+    started = time.monotonic()
+    model.train()
+    while not budget.done(state.step):
+        batch = make_batch(data, cfg, vae, rng)
+        latents = batch["latents"]
+        noise = torch.randn_like(latents)
+        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(latents),))
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        loss = F.mse_loss(model(batch, noisy, timesteps), noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.trainable(), 1.0)
+        optimizer.step()
+        ema.step(model.unet.parameters())
+        state.step += 1
+        state.losses.append((state.step, loss.item()))
+        if state.step % 25 == 0:
+            recent = np.mean([v for _, v in state.losses[-25:]])
+            logger.info("%s step %d  loss %.4f", cfg.task, state.step, recent)
+        if state.step % cfg.checkpoint_every == 0 or budget.done(state.step):
+            state.seconds += time.monotonic() - started
+            started = time.monotonic()
+            save_checkpoint(out_dir, modules, optimizer, state, cfg)
+            torch.save(ema.state_dict(), ema_path)
+            plot_losses(out_dir, state.losses, f"{cfg.task} UNet epsilon loss")
+    export(model, ema, out_dir)
+    logger.info("saved %s (step %d)", out_dir, state.step)
+
+
+def export(model: TaskModel, ema: EMAModel, out_dir: Path) -> None:
+    """Save the EMA UNet (and the text encoder + tokenizer for text tasks) as diffusers/transformers folders."""
+    ema.store(model.unet.parameters())
+    ema.copy_to(model.unet.parameters())
+    model.unet.save_pretrained(out_dir / "unet")
+    ema.restore(model.unet.parameters())
+    if model.tokenizer is not None:
+        model.text_encoder.save_pretrained(out_dir / "text_encoder")
+        model.tokenizer.save_pretrained(out_dir / "tokenizer")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=["text", "inpaint", "semantic", "upscale"], required=True)
+    parser.add_argument("--size", choices=["tiny", "full"], default="full")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, default=Path("cache"))
+    parser.add_argument("--vae", default=None)
+    parser.add_argument("--init-from", default=None)
+    parser.add_argument("--latent-crop", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = UNetConfig(task=args.task, **(TINY if args.size == "tiny" else {}))
+    for key in ("vae", "init_from", "latent_crop", "batch_size", "max_minutes", "max_steps"):
+        if getattr(args, key) is not None:
+            setattr(cfg, key, getattr(args, key))
+    train(cfg, args.out, args.cache)
+
+
+if __name__ == "__main__":
+    main()
