@@ -1,0 +1,89 @@
+"""The built-in family on disk: one folder of diffusers subfolders (vae/, tokenizer/, unet*/ ...) plus family.json.
+
+Training writes it with `save_family`; tests write the same layout with tiny random weights (`build_random_family`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AutoencoderKL, SchedulerMixin, UNet2DConditionModel, UNet2DModel
+from transformers import CLIPTextModel, PreTrainedTokenizerBase
+
+from . import models
+from .palette import CLASS_NAMES
+
+FAMILY_FILE = "family.json"
+UNET_FOLDERS = {"text2img": "unet", "inpaint": "unet_inpaint", "semantic": "unet_semantic", "upscale": "unet_upscale"}
+TINY_VOCABULARY = tuple(CLASS_NAMES) + ("a", "the", "with", "and", "of", "photo", "landscape", "blue", "green")
+
+
+def save_family(
+    root: str | Path,
+    *,
+    vae: AutoencoderKL,
+    tokenizer: PreTrainedTokenizerBase,
+    text_encoder: CLIPTextModel,
+    scheduler: SchedulerMixin,
+    unet: UNet2DConditionModel | None = None,
+    unet_inpaint: UNet2DConditionModel | None = None,
+    unet_semantic: UNet2DModel | None = None,
+    unet_upscale: UNet2DModel | None = None,
+    dtype: torch.dtype = torch.float16,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write the family layout under `root`; weights are stored in `dtype` (the in-memory modules are not changed)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    unets = {"text2img": unet, "inpaint": unet_inpaint, "semantic": unet_semantic, "upscale": unet_upscale}
+    modules: dict[str, torch.nn.Module] = {"vae": vae, "text_encoder": text_encoder}
+    modules.update({UNET_FOLDERS[task]: module for task, module in unets.items() if module is not None})
+    for folder, module in modules.items():
+        _save_module(module, root / folder, dtype)
+    tokenizer.save_pretrained(root / "tokenizer")
+    scheduler.save_pretrained(root / "scheduler")
+    family = {
+        "tasks": sorted(task for task, module in unets.items() if module is not None),
+        "unets": {task: UNET_FOLDERS[task] for task, module in unets.items() if module is not None},
+        "image_size": models.IMAGE_SIZE,
+        "vae_factor": models.VAE_FACTOR,
+        "latent_channels": models.LATENT_CHANNELS,
+        "classes": list(CLASS_NAMES),
+        "weights_dtype": str(dtype).removeprefix("torch."),
+        **(metadata or {}),
+    }
+    (root / FAMILY_FILE).write_text(json.dumps(family, indent=2) + "\n")
+    return root
+
+
+def _save_module(module: torch.nn.Module, folder: Path, dtype: torch.dtype) -> None:
+    """save_pretrained in `dtype` without touching the caller's module (training keeps its fp32 copy)."""
+    original = next(module.parameters()).dtype
+    try:
+        module.to(dtype)
+        module.save_pretrained(folder)
+    finally:
+        module.to(original)
+
+
+def build_random_family(root: str | Path, size: models.Size = "tiny", seed: int = 0) -> Path:
+    """A complete family with random weights (every task present): the fixture for tests and UI smoke runs."""
+    torch.manual_seed(seed)
+    tokenizer = models.build_word_tokenizer(list(TINY_VOCABULARY))
+    text_encoder = models.make_text_encoder(tokenizer, size)
+    cross_attention_dim = text_encoder.config.hidden_size
+    return save_family(
+        root,
+        vae=models.make_vae(size),
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        scheduler=models.make_scheduler(),
+        unet=models.make_unet_text(cross_attention_dim, size),
+        unet_inpaint=models.make_unet_inpaint(cross_attention_dim, size),
+        unet_semantic=models.make_unet_semantic(size),
+        unet_upscale=models.make_unet_upscale(size),
+        metadata={"random_weights": True, "size": size, "seed": seed},
+    )

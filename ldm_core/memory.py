@@ -1,0 +1,141 @@
+"""The one owner of device memory: picks device, dtype and memory mode, and applies them to pipelines."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from diffusers import DiffusionPipeline
+
+from .errors import InvalidRequestError
+
+logger = logging.getLogger(__name__)
+
+DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+DTYPES |= {"fp32": torch.float32, "float32": torch.float32}
+OFFLOAD_MODES = ("auto", "none", "model", "sequential")
+GIB = 1024**3
+AUTO_NONE_MIN_FREE = 8 * GIB  # enough for SD 1.5 fp16 at 512 px with headroom
+AUTO_MODEL_MIN_FREE = 4 * GIB
+
+
+@dataclass
+class Runtime:
+    """Where and how models run; `notices` explain every automatic choice and every request that was skipped."""
+
+    device: torch.device
+    dtype: torch.dtype
+    offload: str  # none | model | sequential
+    attention_slicing: bool
+    vae_tiling: bool
+    vae_slicing: bool
+    notices: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "memory_mode": self.offload,
+            "attention_slicing": self.attention_slicing,
+            "vae_tiling": self.vae_tiling,
+            "vae_slicing": self.vae_slicing,
+            "notices": list(self.notices),
+        }
+
+
+def _has_accelerator(device: torch.device) -> bool:
+    return device.type == "cuda"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise InvalidRequestError("device", name, "must be auto, cpu, cuda, cuda:N or mps") from error
+
+
+def resolve_runtime(
+    device: str, dtype: str, offload: str, attention_slicing: bool, vae_tiling: bool, vae_slicing: bool
+) -> Runtime:
+    """Device: CUDA > MPS > CPU. Dtype: fp16 on CUDA, fp32 on MPS and CPU. Offload `auto`: by free VRAM."""
+    notices: list[str] = []
+    chosen = resolve_device(device)
+    if dtype == "auto":
+        torch_dtype = torch.float16 if chosen.type == "cuda" else torch.float32
+    elif dtype in DTYPES:
+        torch_dtype = DTYPES[dtype]
+        if chosen.type == "cpu" and torch_dtype != torch.float32:
+            notices.append(f"dtype {dtype} on CPU is slow and may be unsupported by some layers; fp32 is the default")
+    else:
+        raise InvalidRequestError("dtype", dtype, f"must be one of auto, {', '.join(sorted(DTYPES))}")
+    if offload not in OFFLOAD_MODES:
+        raise InvalidRequestError("offload", offload, f"must be one of {', '.join(OFFLOAD_MODES)}")
+    mode = offload
+    if not _has_accelerator(chosen):
+        if offload in ("model", "sequential"):
+            notices.append(f"offload {offload} skipped: no CUDA device (CPU offload needs an accelerator)")
+        mode = "none"
+    elif offload == "auto":
+        mode = _auto_offload(chosen, notices)
+    return Runtime(chosen, torch_dtype, mode, attention_slicing, vae_tiling, vae_slicing, notices)
+
+
+def _auto_offload(device: torch.device, notices: list[str]) -> str:
+    try:
+        free, _total = torch.cuda.mem_get_info(device)
+    except RuntimeError as error:
+        notices.append(f"could not read free VRAM ({error}); memory mode none")
+        return "none"
+    mode = "none" if free >= AUTO_NONE_MIN_FREE else "model" if free >= AUTO_MODEL_MIN_FREE else "sequential"
+    notices.append(f"memory mode {mode} picked automatically ({free / GIB:.1f} GiB VRAM free)")
+    return mode
+
+
+class MemoryManager:
+    """Places pipelines on the device (or installs offload hooks for the pipeline about to run)."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self._offloaded: DiffusionPipeline | None = None
+
+    def place(self, pipe: DiffusionPipeline) -> None:
+        """Once per new pipeline: memory savers, then device placement (offload hooks are installed in `activate`)."""
+        runtime = self.runtime
+        if runtime.attention_slicing and hasattr(pipe, "enable_attention_slicing"):
+            pipe.enable_attention_slicing()
+        vae = getattr(pipe, "vae", None) or getattr(pipe, "vqvae", None)
+        for enabled, method in ((runtime.vae_tiling, "enable_tiling"), (runtime.vae_slicing, "enable_slicing")):
+            if enabled and vae is not None:
+                if hasattr(vae, method):
+                    getattr(vae, method)()
+                else:
+                    logger.info("%s has no %s; skipped", type(vae).__name__, method)
+        if runtime.offload == "none":
+            pipe.to(runtime.device)
+
+    def activate(self, pipe: DiffusionPipeline) -> None:
+        """Before a run: with offload, (re)install this pipeline's hooks (shared modules carry one set of hooks)."""
+        if self.runtime.offload == "none" or self._offloaded is pipe:
+            return
+        if self.runtime.offload == "model":
+            pipe.enable_model_cpu_offload(device=self.runtime.device)
+        else:
+            pipe.enable_sequential_cpu_offload(device=self.runtime.device)
+        self._offloaded = pipe
+
+    def free(self) -> None:
+        """After an out-of-memory error: drop what can be dropped so the next request starts clean."""
+        gc.collect()
+        if self.runtime.device.type == "cuda" and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+            torch.cuda.ipc_collect()
+        elif self.runtime.device.type == "mps" and hasattr(torch, "mps"):
+            torch.mps.empty_cache()

@@ -1,0 +1,1 @@
+"""Pipelines that diffusers does not ship (the built-in semantic-map model)."""

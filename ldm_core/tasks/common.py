@@ -1,0 +1,48 @@
+"""Stages shared by the task recipes: seeds and generators, working sizes, the step monitor, the recipe output."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from ..assembly import LoadedTask
+from ..progress import ProgressCallback, StepMonitor
+
+
+@dataclass
+class TaskOutput:
+    images: list[Image.Image]
+    size: tuple[int, int]  # the size the model ran at (written as `Size:` in infotext)
+    params: dict[str, Any] = field(default_factory=dict)  # task-specific infotext keys
+    warnings: list[str] = field(default_factory=list)
+    uses_guidance: bool = True
+
+
+@dataclass
+class RunContext:
+    """What a recipe needs from the engine: the loaded pipeline, seeds, progress and cancellation."""
+
+    loaded: LoadedTask
+    seeds: list[int]  # image i of a batch uses seeds[i] == seed + i
+    progress: ProgressCallback | None = None
+    cancel: threading.Event | None = None
+
+    def generators(self) -> list[torch.Generator]:
+        """One CPU generator per image: image i is the same whether made alone or in a batch, on any device."""
+        return [torch.Generator(device="cpu").manual_seed(seed) for seed in self.seeds]
+
+    def monitor(self, total_steps: int) -> StepMonitor:
+        """Progress/cancel hook on the denoiser for the duration of a `with` block."""
+        loaded = self.loaded
+        monitor = StepMonitor(total_steps, self.progress, self.cancel, loaded.latent_channels, loaded.vae_factor)
+        return monitor.attach(loaded.denoiser)
+
+
+def fit_size(width: int, height: int, native: int, multiple: int) -> tuple[int, int]:
+    """Scale (width, height) so the longer side is `native`, keeping the aspect; snap both to `multiple`."""
+    scale = native / max(width, height)
+    return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in (width, height))  # type: ignore[return-value]

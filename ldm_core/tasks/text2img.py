@@ -1,0 +1,35 @@
+"""Text-to-image: Stable-Diffusion-style pipelines (built-in, sd15) and the LDM paper's LDMTextToImagePipeline."""
+
+from __future__ import annotations
+
+from ..requests import TextToImageRequest
+from ..validation import CheckedInputs
+from .common import RunContext, TaskOutput
+
+
+def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
+    loaded = context.loaded
+    width = request.width or loaded.native_size
+    height = request.height or loaded.native_size
+    options = {
+        "height": height,
+        "width": width,
+        "num_inference_steps": request.num_inference_steps,
+        "guidance_scale": request.guidance_scale,
+        "generator": context.generators(),
+    }
+    warnings = []
+    with context.monitor(request.num_inference_steps) as monitor:
+        if loaded.kind == "ldm_text":
+            if request.negative_prompt:
+                warnings.append("the LDM text-to-image model has no negative prompt; it was ignored")
+            images = loaded.pipe(prompt=[request.prompt] * request.batch_size, **options).images
+        else:
+            images = loaded.pipe(
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                num_images_per_prompt=request.batch_size,
+                **options,
+            ).images
+        monitor.finish()
+    return TaskOutput(images, (width, height), warnings=warnings)

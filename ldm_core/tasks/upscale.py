@@ -1,0 +1,40 @@
+"""x4 super-resolution with LDMSuperResolutionPipeline (Rombach et al. 2022, Sec. 4.4), tiled for any input size."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..requests import UpscaleRequest
+from ..tiling import count_tiles, upscale_tiled
+from ..validation import CheckedInputs
+from .common import RunContext, TaskOutput
+
+
+def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
+    loaded = context.loaded
+    image = inputs.image
+    assert image is not None
+    tile = request.tile_size or loaded.native_size
+    overlap = min(request.tile_overlap, tile // 4)
+    scale = loaded.vae_factor
+    tiles = count_tiles(max(image.width, tile), max(image.height, tile), tile, overlap)
+    images = []
+    with context.monitor(request.num_inference_steps * tiles * request.batch_size) as monitor:
+        for generator in context.generators():
+
+            def upscale_tile(low_res: torch.Tensor, generator: torch.Generator = generator) -> np.ndarray:
+                output = loaded.pipe(
+                    image=low_res,
+                    num_inference_steps=request.num_inference_steps,
+                    generator=generator,
+                    output_type="np",
+                )
+                return output.images[0]
+
+            pixels = upscale_tiled(image, tile, overlap, scale, upscale_tile)
+            images.append(Image.fromarray((pixels * 255).round().clip(0, 255).astype(np.uint8)))
+        monitor.finish()
+    params = {"Upscale": f"x{scale}", "Tile size": tile, "Tile overlap": overlap if tiles > 1 else None}
+    return TaskOutput(images, (image.width * scale, image.height * scale), params=params, uses_guidance=False)

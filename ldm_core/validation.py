@@ -1,0 +1,204 @@
+"""Every request is checked here before any model runs: each rule names the field, the value and the fix.
+
+Images in any common mode are accepted by converting (RGBA, LA, P, L, 1, CMYK, 16-bit and float greyscale).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .errors import InvalidRequestError
+from .palette import snap_to_palette
+from .requests import GenerationRequest, InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
+from .schedulers import SAMPLERS
+
+MAX_STEPS = 150
+MAX_GUIDANCE = 30.0
+MAX_BATCH = 8
+MAX_SEED = 2**32 - 1
+MAX_PROMPT_CHARS = 2000
+SIZE_MULTIPLE = 8
+MIN_SIZE, MAX_SIZE = 32, 2048  # text-to-image width/height
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 16, 4096  # input images
+MAX_UPSCALE_SIDE = 1024  # x4 output stays within 4096
+MAX_MASK_BLUR, MAX_PADDING = 64, 512
+MIN_TILE, MAX_TILE, MAX_TILE_OVERLAP = 16, 512, 128
+OFF_PALETTE_WARNING = 0.05  # warn when more than 5% of a map's pixels are not exact palette colours
+
+
+@dataclass
+class CheckedInputs:
+    """Inputs converted to what the tasks expect: RGB images, a binary L mask, a label map; plus warnings."""
+
+    image: Image.Image | None = None
+    mask: Image.Image | None = None
+    label_map: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_request(request: GenerationRequest) -> CheckedInputs:
+    """Raise InvalidRequestError for the first broken rule; return the converted inputs."""
+    check_sampling(request)
+    if isinstance(request, TextToImageRequest):
+        return check_text_to_image(request)
+    if isinstance(request, SemanticMapRequest):
+        return check_semantic_map(request)
+    if isinstance(request, InpaintRequest):
+        return check_inpaint(request)
+    if isinstance(request, UpscaleRequest):
+        return check_upscale(request)
+    raise InvalidRequestError(
+        "request", type(request).__name__, "must be one of the task requests in ldm_core.requests"
+    )
+
+
+def _integer(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidRequestError(name, value, "must be an integer")
+    if not low <= value <= high:
+        raise InvalidRequestError(name, value, f"must be between {low} and {high}")
+    return int(value)
+
+
+def _number(name: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise InvalidRequestError(name, value, "must be a number")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidRequestError(name, value, f"must be between {low:g} and {high:g}")
+    return float(value)
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequestError(name, value, "must be text")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise InvalidRequestError(name, f"{len(value)} characters", f"must be at most {MAX_PROMPT_CHARS} characters")
+    return value
+
+
+def check_sampling(request: GenerationRequest) -> None:
+    _integer("num_inference_steps", request.num_inference_steps, 1, MAX_STEPS)
+    _number("guidance_scale", request.guidance_scale, 0.0, MAX_GUIDANCE)
+    _integer("batch_size", request.batch_size, 1, MAX_BATCH)
+    if request.seed != -1:
+        _integer("seed", request.seed, 0, MAX_SEED)
+    if request.scheduler not in SAMPLERS:
+        raise InvalidRequestError("scheduler", request.scheduler, f"must be one of {', '.join(SAMPLERS)}")
+
+
+def check_text_to_image(request: TextToImageRequest) -> CheckedInputs:
+    _text("prompt", request.prompt)
+    _text("negative_prompt", request.negative_prompt)
+    for name in ("width", "height"):
+        value = getattr(request, name)
+        if value is None:
+            continue
+        _integer(name, value, MIN_SIZE, MAX_SIZE)
+        if value % SIZE_MULTIPLE:
+            raise InvalidRequestError(name, value, f"must be a multiple of {SIZE_MULTIPLE}")
+    return CheckedInputs()
+
+
+def check_semantic_map(request: SemanticMapRequest) -> CheckedInputs:
+    _text("prompt", request.prompt)
+    _text("negative_prompt", request.negative_prompt)
+    color_map = to_rgb("color_map", request.color_map, MAX_IMAGE_SIDE)
+    snapped = snap_to_palette(np.asarray(color_map))
+    if snapped.off_palette_fraction >= 1.0:
+        raise InvalidRequestError(
+            "color_map", "no palette colour", "must be painted with the class palette colours (ldm_core.palette)"
+        )
+    warnings = []
+    if snapped.off_palette_fraction > OFF_PALETTE_WARNING:
+        warnings.append(
+            f"{snapped.off_palette_fraction:.0%} of the map's pixels are not palette colours; "
+            "they were snapped to the nearest class"
+        )
+    return CheckedInputs(label_map=snapped.label_map, warnings=warnings)
+
+
+def check_inpaint(request: InpaintRequest) -> CheckedInputs:
+    _text("prompt", request.prompt)
+    _text("negative_prompt", request.negative_prompt)
+    strength = _number("strength", request.strength, 0.0, 1.0)
+    if strength * request.num_inference_steps < 1:
+        raise InvalidRequestError("strength", strength, "times num_inference_steps must be at least 1 (one step)")
+    _integer("mask_blur", request.mask_blur, 0, MAX_MASK_BLUR)
+    _integer("only_masked_padding", request.only_masked_padding, 0, MAX_PADDING)
+    for name in ("invert_mask", "only_masked"):
+        if not isinstance(getattr(request, name), bool):
+            raise InvalidRequestError(name, getattr(request, name), "must be True or False")
+    image = to_rgb("image", request.image, MAX_IMAGE_SIDE)
+    mask = to_mask("mask", request.mask, image.size, request.invert_mask)
+    return CheckedInputs(image=image, mask=mask)
+
+
+def check_upscale(request: UpscaleRequest) -> CheckedInputs:
+    image = to_rgb("image", request.image, MAX_UPSCALE_SIDE)
+    if request.tile_size is not None:
+        _integer("tile_size", request.tile_size, MIN_TILE, MAX_TILE)
+        if request.tile_size % SIZE_MULTIPLE:
+            raise InvalidRequestError("tile_size", request.tile_size, f"must be a multiple of {SIZE_MULTIPLE}")
+    overlap = _integer("tile_overlap", request.tile_overlap, 0, MAX_TILE_OVERLAP)
+    if request.tile_size is not None and 2 * overlap >= request.tile_size:
+        raise InvalidRequestError("tile_overlap", overlap, f"must be less than half of tile_size ({request.tile_size})")
+    return CheckedInputs(image=image)
+
+
+def _check_size(name: str, image: object, max_side: int) -> Image.Image:
+    if not isinstance(image, Image.Image):
+        raise InvalidRequestError(name, type(image).__name__, "must be a PIL image")
+    width, height = image.size
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise InvalidRequestError(name, f"{width}x{height}", f"must be at least {MIN_IMAGE_SIDE} pixels on each side")
+    if max(width, height) > max_side:
+        raise InvalidRequestError(name, f"{width}x{height}", f"must be at most {max_side} pixels on each side")
+    return image
+
+
+def _to_8bit_grey(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float greyscale -> 8-bit L, scaling the range instead of clipping it."""
+    values = np.asarray(image).astype(np.float64)
+    if image.mode == "F":
+        scale = 255.0 if values.max(initial=0) <= 1.0 else 1.0
+    else:
+        scale = 255.0 / 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 1.0
+    return Image.fromarray(np.clip(values * scale, 0, 255).round().astype(np.uint8), mode="L")
+
+
+def to_rgb(name: str, image: object, max_side: int) -> Image.Image:
+    """Any PIL mode -> RGB (alpha is dropped; palette images go through RGBA)."""
+    image = _check_size(name, image, max_side)
+    if image.mode == "RGB":
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        return _to_8bit_grey(image).convert("RGB")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def to_mask(name: str, mask: object, size: tuple[int, int], invert: bool) -> Image.Image:
+    """-> binary L (255 = repaint). Transparent layers: alpha > 0 is the mask; otherwise brightness >= 128."""
+    mask = _check_size(name, mask, MAX_IMAGE_SIDE)
+    if mask.size != size:
+        raise InvalidRequestError(
+            name, f"{mask.width}x{mask.height}", f"must have the image's size {size[0]}x{size[1]}"
+        )
+    if mask.mode == "P":
+        mask = mask.convert("RGBA")
+    alpha = mask.getchannel("A") if mask.mode in ("RGBA", "LA", "PA") else None
+    if alpha is not None and alpha.getextrema()[0] < 255:
+        binary = np.asarray(alpha) > 0
+    else:
+        grey = _to_8bit_grey(mask) if mask.mode.startswith("I") or mask.mode == "F" else mask.convert("L")
+        binary = np.asarray(grey) >= 128
+    if invert:
+        binary = ~binary
+    if not binary.any():
+        raise InvalidRequestError(name, "empty mask", "must mark at least one pixel to repaint (paint over the area)")
+    return Image.fromarray(binary.astype(np.uint8) * 255, mode="L")
