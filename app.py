@@ -1,4 +1,4 @@
-"""Latent Diffusion Studio: the Gradio app. `python app.py --help` lists the flags; `demo` is importable (no model loads)."""
+"""Latent Diffusion Studio, the Gradio app: `python app.py --help` lists the flags; importing it loads no model."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from ldm_core.data.scenes import render_scene
-from ldm_core.palette import label_map_to_color
+from ldm_core.data.scenes import render_scene  # noqa: E402 (after the sys.path line)
+from ldm_core.palette import label_map_to_color  # noqa: E402
 
 MAP_SIZE = 256  # the semantic tab's canvas size
 IMAGE_SIZE = 128  # the built-in family's native size (inpainting input)

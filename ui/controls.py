@@ -53,7 +53,6 @@ def sampling_controls(
             label="Steps",
             elem_id=f"{prefix}-steps",
         )
-    with gr.Row():
         guidance_slider = None
         if guidance:
             guidance_slider = gr.Slider(
@@ -61,17 +60,17 @@ def sampling_controls(
                 20.0,
                 value=request_default(request_type, "guidance_scale"),
                 step=0.5,
-                label="Guidance scale",
-                info="Classifier-free guidance; 1 switches it off.",
+                label="Guidance scale (1 = off)",
                 elem_id=f"{prefix}-guidance",
             )
+    with gr.Row():
         seed = gr.Number(
             value=request_default(request_type, "seed"),
             precision=0,
             minimum=-1,
             maximum=MAX_SEED,
             label="Seed",
-            info="-1 draws a random seed.",
+            info="-1: a random seed",
             elem_id=f"{prefix}-seed",
         )
         batch_slider = None

@@ -1,4 +1,4 @@
-"""Reading `gr.ImageEditor` values (background, layers, composite) and drawing the palette the semantic tab paints with."""
+"""Reading `gr.ImageEditor` values (background, layers, composite); the palette the semantic tab paints with."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def editor_composite(value: dict | None, fill: tuple[int, int, int]) -> Image.Im
 
 
 def editor_mask(value: dict | None) -> Image.Image | None:
-    """The painted mask: white where any layer has alpha > 0, sized like the background. None when nothing is painted."""
+    """The painted mask: white where any layer has alpha > 0, sized like the background; None if nothing is painted."""
     if not value:
         return None
     background = _as_image(value.get("background"))

@@ -109,7 +109,10 @@ def _sampling(sampling) -> list[tuple[Any, Any]]:
 
 def _parameter_targets(text2img: Text2ImgTab, semantic: SemanticTab, inpaint: InpaintTab, upscale: UpscaleTab):
     """For each task: (component, how to read its value from the normalized parameters)."""
-    prompts = lambda tab: [(tab.prompt, _text("prompt")), (tab.negative_prompt, _text("negative_prompt"))]
+
+    def prompts(tab: Text2ImgTab | SemanticTab | InpaintTab) -> list[tuple[Any, Any]]:
+        return [(tab.prompt, _text("prompt")), (tab.negative_prompt, _text("negative_prompt"))]
+
     return {
         "text2img": [
             *prompts(text2img),

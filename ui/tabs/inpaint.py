@@ -47,7 +47,7 @@ def build(runner: EngineRunner) -> InpaintTab:
                 type="pil",
                 image_mode="RGBA",
                 sources=("upload", "clipboard"),
-                brush=gr.Brush(colors=[MASK_BRUSH], default_color=MASK_BRUSH, color_mode="fixed", default_size=24),
+                brush=gr.Brush(colors=[MASK_BRUSH], default_color=MASK_BRUSH, color_mode="fixed", default_size="auto"),
                 layers=False,
                 transforms=(),
                 format="png",

@@ -1,4 +1,4 @@
-"""Super-resolution x4 tab (LDM Sec. 4.4): a low-resolution image in, a before/after slider out; tiles for big inputs."""
+"""Super-resolution x4 tab (LDM Sec. 4.4): a low-resolution image in, a before/after slider out; tiled if large."""
 
 from __future__ import annotations
 

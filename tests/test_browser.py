@@ -1,0 +1,167 @@
+"""The studio in a real browser (Playwright driving Debian's chromium, headless): paint or upload on every tab,
+generate, see a loaded result, and keep a screenshot of each tab.
+
+Screenshots go to STUDIO_SCREENSHOT_DIR when set (docs/screenshots for the README), else to a temp folder.
+STUDIO_TEST_MODEL_ROOT=assets/builtin runs the same steps on the trained built-in models.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ui_fixtures import TINY_STEPS, studio_url, ui_model_root  # noqa: F401 (fixtures)
+
+CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+RESULT_TIMEOUT_MS = 120_000  # real models on 2 CPU cores; the tiny ones answer in a second or two
+STEPS = int(os.environ.get("STUDIO_TEST_STEPS", TINY_STEPS))
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("STUDIO_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def page(studio_url: str) -> Iterator[Page]:  # noqa: F811
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(studio_url)
+        expect(page.locator("#status-line")).to_contain_text("tasks:")
+        yield page
+        browser.close()
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def set_steps(page: Page, prefix: str) -> None:
+    page.locator(f"#{prefix}-steps input[type=number]").fill(str(STEPS))
+
+
+def paint_stroke(page: Page, editor_id: str) -> None:
+    """A short brush stroke across the middle of an ImageEditor (about 10 moves: each costs ~150 ms here)."""
+    canvas = page.locator(f"#{editor_id} .pixi-target canvas")
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2 - 50, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 10):
+        page.mouse.move(x + 11 * i, y + (6 if i % 2 else -6))
+    page.mouse.up()
+
+
+def expect_loaded_image(page: Page, selector: str) -> None:
+    image = page.locator(selector).first
+    expect(image).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    page.wait_for_function(
+        "el => el.complete && el.naturalWidth > 0", arg=image.element_handle(), timeout=RESULT_TIMEOUT_MS
+    )
+
+
+def screenshot(page: Page, folder: Path, name: str) -> None:
+    page.wait_for_timeout(300)  # let toasts and the gallery settle
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_text_to_image(page: Page, screenshot_dir: Path):
+    open_tab(page, "Text-to-image")
+    page.locator("#txt2img-prompt textarea").fill("a lake with mountains and trees on a sunny day")
+    set_steps(page, "txt2img")
+    page.locator("#txt2img-batch input[type=number]").fill("2")
+    page.locator("#txt2img-generate").click()
+    expect_loaded_image(page, "#txt2img-gallery img")
+    expect(page.locator("#txt2img-infotext textarea")).to_have_value(re.compile(r"Seed: \d+"))
+    screenshot(page, screenshot_dir, "text2img")
+
+
+def test_semantic_map_painted_on_the_canvas(page: Page, screenshot_dir: Path):
+    open_tab(page, "Semantic map")
+    expect(page.locator("#semantic-palette")).to_contain_text("mountain")
+    paint_stroke(page, "semantic-editor")
+    set_steps(page, "semantic")
+    page.locator("#semantic-generate").click()
+    expect_loaded_image(page, "#semantic-gallery img")
+    screenshot(page, screenshot_dir, "semantic")
+
+
+def test_send_to_inpainting_then_inpaint(page: Page, screenshot_dir: Path):
+    open_tab(page, "Semantic map")
+    page.locator("#semantic-to-inpaint").click()  # the semantic result becomes the inpainting input
+    expect(page.get_by_role("tab", name="Inpainting", exact=True)).to_have_attribute("aria-selected", "true")
+    paint_stroke(page, "inpaint-editor")
+    page.locator("#inpaint-prompt textarea").fill("a red house")
+    set_steps(page, "inpaint")
+    page.locator("#inpaint-generate").click()
+    expect_loaded_image(page, "#inpaint-gallery img")
+    screenshot(page, screenshot_dir, "inpaint")
+
+
+def test_inpaint_an_uploaded_image(page: Page):
+    open_tab(page, "Inpainting")
+    page.locator("#inpaint-editor input[type=file]").set_input_files(str(EXAMPLES / "images" / "forest_house.png"))
+    paint_stroke(page, "inpaint-editor")
+    page.locator("#inpaint-generate").click()
+    expect_loaded_image(page, "#inpaint-gallery img")
+
+
+def test_super_resolution_upload(page: Page, screenshot_dir: Path):
+    open_tab(page, "Super-resolution")
+    page.locator("#upscale-input input[type=file]").set_input_files(
+        str(EXAMPLES / "images" / "lake_mountains_64px.png")
+    )
+    expect_loaded_image(page, "#upscale-input img")
+    set_steps(page, "upscale")
+    page.locator("#upscale-generate").click()
+    expect_loaded_image(page, "#upscale-slider img")
+    expect(page.locator("#upscale-infotext textarea")).not_to_have_value("", timeout=RESULT_TIMEOUT_MS)
+    screenshot(page, screenshot_dir, "upscale")
+
+
+def test_png_info_reads_a_generated_png_and_sends_it_back(page: Page, screenshot_dir: Path, tmp_path: Path):
+    from PIL import Image
+
+    from ldm_core.infotext import format_infotext
+    from ldm_core.outputs import save_png
+
+    infotext = format_infotext(
+        "a snowy mountain at sunset",
+        "",
+        {"Steps": STEPS, "Sampler": "euler_a", "CFG scale": 6, "Seed": 42, "Size": "128x128", "Task": "text2img"},
+    )
+    png = save_png(Image.new("RGB", (128, 128), (6, 230, 230)), tmp_path, seed=42, infotext=infotext)
+    open_tab(page, "PNG info")
+    page.locator("#pnginfo-image input[type=file]").set_input_files(str(png))
+    expect(page.locator("#pnginfo-raw textarea")).to_have_value(infotext)
+    screenshot(page, screenshot_dir, "png_info")
+    page.locator("#pnginfo-send").click()
+    expect(page.get_by_role("tab", name="Text-to-image", exact=True)).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#txt2img-prompt textarea")).to_have_value("a snowy mountain at sunset")
+    expect(page.locator("#txt2img-seed input")).to_have_value("42")
