@@ -83,7 +83,7 @@ class Loader:
         """cls.from_pretrained(source[/subfolder]); `weights=False` for tokenizers and schedulers (no dtype)."""
         options = self._options(source) | kwargs
         if weights:
-            options["torch_dtype"] = self.dtype
+            options["dtype"] = self.dtype
         location = source if subfolder is None else f"{source} ({subfolder}/)"
         if is_local(source):
             root = Path(source).expanduser()
@@ -96,7 +96,7 @@ class Loader:
         return self._guard(what, location, lambda: cls.from_pretrained(source, **options))
 
     def single_file(self, cls: Any, path: str, what: str, **kwargs: Any) -> Any:
-        options = self._options(path) | {"torch_dtype": self.dtype} | kwargs
+        options = self._options(path) | {"dtype": self.dtype} | kwargs
         return self._guard(what, path, lambda: cls.from_single_file(path, **options))
 
     def _guard(self, what: str, location: str, load: Callable[[], T]) -> T:

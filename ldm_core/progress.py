@@ -57,18 +57,22 @@ class StepMonitor:
         self.progress, self.cancel = progress, cancel
         self.latent_channels, self.preview_upscale = latent_channels, preview_upscale
         self.step = 0
+        self._module: torch.nn.Module | None = None
         self._handles: list[Any] = []
 
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
             raise CancelledError("Cancelled by the user; nothing was saved.")
 
-    def attach(self, module: torch.nn.Module) -> StepMonitor:
-        self._handles.append(module.register_forward_pre_hook(self._before_step, with_kwargs=True))
+    def watching(self, module: torch.nn.Module) -> StepMonitor:
+        """The module whose calls are steps; the hook lives from `__enter__` to `__exit__`."""
+        self._module = module
         return self
 
     def __enter__(self) -> StepMonitor:
         self.check_cancel()
+        if self._module is not None:
+            self._handles.append(self._module.register_forward_pre_hook(self._before_step, with_kwargs=True))
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:

@@ -39,7 +39,7 @@ class RunContext:
         """Progress/cancel hook on the denoiser for the duration of a `with` block."""
         loaded = self.loaded
         monitor = StepMonitor(total_steps, self.progress, self.cancel, loaded.latent_channels, loaded.vae_factor)
-        return monitor.attach(loaded.denoiser)
+        return monitor.watching(loaded.denoiser)
 
 
 def fit_size(width: int, height: int, native: int, multiple: int) -> tuple[int, int]:
