@@ -118,7 +118,7 @@ class MemoryManager:
                     getattr(vae, method)()
                 else:
                     logger.info("%s has no %s; skipped", type(vae).__name__, method)
-        if runtime.offload == "none":
+        if runtime.offload == "none" and runtime.device.type != "cpu":  # weights load on the CPU already
             pipe.to(runtime.device)
 
     def activate(self, pipe: DiffusionPipeline) -> None:

@@ -48,7 +48,7 @@ BAD_REQUESTS = [
     (inpaint(image=np.zeros((64, 64, 3))), "image", "PIL image"),
     (UpscaleRequest(image=Image.new("RGB", (2048, 64))), "image", "at most 1024 pixels"),
     (UpscaleRequest(image=noise_image(32, 32), tile_size=20), "tile_size", "multiple of 8"),
-    (UpscaleRequest(image=noise_image(32, 32), tile_size=16, tile_overlap=8), "tile_overlap", "less than half"),
+    (UpscaleRequest(image=noise_image(32, 32), tile_overlap=200), "tile_overlap", "between 0 and 128"),
     (SemanticMapRequest(color_map=Image.new("RGB", (64, 64), (1, 2, 3))), "color_map", "palette"),
 ]
 

@@ -17,7 +17,7 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
     image = inputs.image
     assert image is not None
     tile = request.tile_size or loaded.native_size
-    overlap = min(request.tile_overlap, tile // 4)
+    overlap = min(request.tile_overlap, tile // 4)  # wider overlaps only cost time
     scale = loaded.vae_factor
     tiles = count_tiles(max(image.width, tile), max(image.height, tile), tile, overlap)
     images = []
