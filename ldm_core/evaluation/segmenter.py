@@ -111,12 +111,12 @@ def segment(model: SceneSegmenter, images: np.ndarray, batch_size: int = 64) -> 
 
 @dataclass
 class SegmenterConfig:
-    width: int = 32
+    width: int = 24
     num_scenes: int = 8000
-    batch_size: int = 16
+    batch_size: int = 8
     lr: float = 2e-3
     max_steps: int = 100_000
-    max_minutes: float = 12.0
+    max_minutes: float = 15.0
     data_seed: int = 0
     checkpoint_every: int = 200
     heldout: int = 500

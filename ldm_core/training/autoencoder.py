@@ -40,7 +40,7 @@ class AutoencoderConfig:
     max_steps: int = 100_000
     max_minutes: float = 60.0
     data_seed: int = 0
-    checkpoint_every: int = 250
+    checkpoint_every: int = 100
 
 
 TINY = dict(size="tiny", num_scenes=64, crop=32, batch_size=4, max_steps=20, checkpoint_every=10)
@@ -90,7 +90,7 @@ def train(cfg: AutoencoderConfig, out_dir: Path, cache_dir: Path) -> None:
         optimizer.step()
         state.step += 1
         state.losses.append((state.step, rec_loss.item()))
-        if state.step % 50 == 0:
+        if state.step % 20 == 0:
             mse = F.mse_loss(recon.detach(), pixels).item()
             psnr = 10 * np.log10(4.0 / max(mse, 1e-10))
             logger.info("step %d  l1 %.4f  kl %.1f  psnr(train batch) %.2f dB", state.step, rec_loss.item(),

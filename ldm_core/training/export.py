@@ -1,0 +1,57 @@
+"""Assemble the trained stages into the built-in family folder the app loads (weights stored as fp16).
+
+    python -m ldm_core.training.export --runs runs --out assets/builtin
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+from transformers import AutoTokenizer, CLIPTextModel
+
+from ..family import save_family
+from ..models import make_scheduler
+
+logger = logging.getLogger(__name__)
+
+STAGES = {"unet": ("unet_text", UNet2DConditionModel), "unet_inpaint": ("unet_inpaint", UNet2DConditionModel),
+          "unet_semantic": ("unet_semantic", UNet2DModel), "unet_upscale": ("unet_upscale", UNet2DModel)}
+
+
+def _training_record(run: Path) -> dict:
+    config = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
+    return {"run": run.name, "config": config}
+
+
+def export_family(runs: Path, out: Path) -> Path:
+    vae = AutoencoderKL.from_pretrained(runs / "autoencoder" / "vae")
+    text_run = runs / "unet_text"
+    tokenizer = AutoTokenizer.from_pretrained(text_run / "tokenizer")
+    text_encoder = CLIPTextModel.from_pretrained(text_run / "text_encoder")
+    unets, records = {}, {"autoencoder": _training_record(runs / "autoencoder")}
+    for key, (run_name, cls) in STAGES.items():
+        folder = runs / run_name / "unet"
+        if folder.exists():
+            unets[key] = cls.from_pretrained(folder)
+            records[run_name] = _training_record(runs / run_name)
+        else:
+            logger.warning("%s missing: that task will be unavailable", folder)
+    return save_family(out, vae=vae, tokenizer=tokenizer, text_encoder=text_encoder, scheduler=make_scheduler(),
+                       metadata={"training": records}, **unets)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--out", type=Path, default=Path("assets/builtin"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    print(export_family(args.runs, args.out))
+
+
+if __name__ == "__main__":
+    main()
