@@ -13,6 +13,17 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The test machine is shared (training runs beside the tests): one intra-op thread avoids oversubscription."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def family_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ldm_core.family import build_random_family
