@@ -30,7 +30,13 @@ from .tasks.common import RunContext, TaskOutput
 from .validation import MAX_SEED, CheckedInputs, check_request
 
 logger = logging.getLogger(__name__)
-OOM_ERRORS: tuple[type[BaseException], ...] = (torch.cuda.OutOfMemoryError,)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA raises torch.cuda.OutOfMemoryError; MPS and some CUDA paths a RuntimeError saying "out of memory"."""
+    return isinstance(error, torch.cuda.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    )
 
 
 class Engine:
@@ -103,7 +109,12 @@ class Engine:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
-        """Validate, load (first time), generate, save. Raises a StudioError subclass for anything a user can fix."""
+        """Validate, load (first time), generate, save. Raises a StudioError subclass for anything a user can fix.
+
+        Seeds: seed=-1 draws one at random; image i of a batch uses seed + i (the same image it would be alone), and
+        `result.seed` is the first. Progress events arrive once per denoising step (with a latent preview) and once at
+        the end; setting `cancel` stops the run before its next step with CancelledError, and nothing is saved.
+        """
         if type(request) not in RECIPES:
             raise InvalidRequestError(
                 "request", type(request).__name__, "must be a task request from ldm_core.requests"
@@ -114,11 +125,16 @@ class Engine:
         seeds = [(seed + index) % (MAX_SEED + 1) for index in range(request.batch_size)]
         with self._lock:
             started = time.perf_counter()
-            loaded = self.load(task)
-            loaded_at = time.perf_counter()
             try:
+                loaded = self.load(task)
+                loaded_at = time.perf_counter()
                 output = self._generate(loaded, recipe, request, inputs, RunContext(loaded, seeds, progress, cancel))
-            except OOM_ERRORS as error:
+            except StudioError:
+                raise
+            except Exception as error:
+                if not is_out_of_memory(error):
+                    logger.exception("unexpected error during %s", task)
+                    raise
                 self.memory.free()
                 logger.warning("out of memory during %s", task, exc_info=True)
                 raise OutOfMemoryError(
@@ -126,11 +142,6 @@ class Engine:
                     f"with batch size {request.batch_size}. Memory was freed: try a smaller size or batch, or restart "
                     "with --offload model (or --offload sequential: slowest, least memory)."
                 ) from error
-            except StudioError:
-                raise
-            except Exception:
-                logger.exception("unexpected error during %s", task)
-                raise
             generated_at = time.perf_counter()
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings

@@ -25,13 +25,20 @@ def request(**fields):
     )
 
 
-def test_out_of_memory_frees_memory_suggests_offload_and_the_next_request_works(engine, monkeypatch):
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError("MPS backend out of memory (MPS allocated: 9.00 GB)"),
+    ],
+)
+def test_out_of_memory_frees_memory_suggests_offload_and_the_next_request_works(engine, monkeypatch, error):
     freed = []
     monkeypatch.setattr(engine.memory, "free", lambda: freed.append(True))
     before = set(Path(engine.config.outputs_dir).rglob("*.png"))
 
     def run_out_of_memory(event):
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        raise error
 
     with pytest.raises(OutOfMemoryError, match="--offload model") as caught:
         engine.run(request(seed=1), progress=run_out_of_memory)
