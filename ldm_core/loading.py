@@ -23,7 +23,10 @@ HUB_HINT = (
     "run once with a hub connection (without --offline) so it is downloaded, or point this task at a local "
     "diffusers folder or .safetensors file (EngineConfig.sources), or use the built-in preset (--preset builtin)"
 )
-LOCAL_HINT = "check the path; the built-in family folder is chosen with --model-dir (default assets/builtin)"
+LOCAL_HINT = (
+    "check the path; the built-in family folder is chosen with --model-dir (default assets/builtin) "
+    "and written by `python -m ldm_core.training.export`"
+)
 
 
 def is_local(source: str) -> bool:

@@ -128,3 +128,22 @@ def test_bad_device_and_dtype_are_named(make_engine):
         make_engine(dtype="fp8")
     with pytest.raises(InvalidRequestError, match="offload"):
         make_engine(offload="disk")
+
+
+def test_a_builtin_task_can_point_at_another_unet_folder(make_engine, family_root, tmp_path):
+    shutil.copytree(family_root / "unet", tmp_path / "my-unet")
+    engine = make_engine(model_root=family_root, sources={"text2img": str(tmp_path / "my-unet")})
+    assert engine.task_status()["text2img"] is None
+    result = engine.run(text_request())
+    assert result.images[0].size == (64, 64)
+    assert engine.load("text2img").pipe.vae is engine.load("inpaint").pipe.vae
+
+
+def test_a_broken_single_file_source_is_a_named_error(make_engine, other_layouts, tmp_path):
+    checkpoint = tmp_path / "controlnet.safetensors"
+    checkpoint.write_bytes(b"\x00" * 64)
+    sources = {"text2img": str(other_layouts["sd15"]), "semantic": str(checkpoint)}
+    engine = make_engine(preset="sd15", sources=sources)
+    with pytest.raises(ModelNotAvailableError, match="controlnet.safetensors"):
+        engine.run(SemanticMapRequest(color_map=two_class_map(32, 32), prompt="a field", **SMALL))
+    assert engine.run(text_request()).images
