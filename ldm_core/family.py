@@ -5,6 +5,7 @@ Training writes it with `save_family`; tests write the same layout with tiny ran
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,9 @@ def save_family(
 
 
 def _save_module(module: torch.nn.Module, folder: Path, dtype: torch.dtype) -> None:
-    """save_pretrained in `dtype` without touching the caller's module (training keeps its fp32 copy)."""
-    original = next(module.parameters()).dtype
-    try:
-        module.to(dtype)
-        module.save_pretrained(folder)
-    finally:
-        module.to(original)
+    """save_pretrained in `dtype` from a copy: the caller's module keeps its full-precision weights (a round trip
+    through fp16 in place would round them)."""
+    copy.deepcopy(module).to(dtype).save_pretrained(folder)
 
 
 def build_random_family(root: str | Path, size: models.Size = "tiny", seed: int = 0) -> Path:

@@ -147,3 +147,37 @@ def test_a_broken_single_file_source_is_a_named_error(make_engine, other_layouts
     with pytest.raises(ModelNotAvailableError, match="controlnet.safetensors"):
         engine.run(SemanticMapRequest(color_map=two_class_map(32, 32), prompt="a field", **SMALL))
     assert engine.run(text_request()).images
+
+
+def test_save_family_stores_fp16_and_leaves_the_callers_weights_alone(tmp_path):
+    import torch
+
+    from ldm_core import models
+    from ldm_core.family import save_family
+
+    tokenizer = models.build_word_tokenizer(["tree"])
+    vae = models.make_vae("tiny")
+    weight = next(vae.parameters())
+    with torch.no_grad():
+        weight.fill_(1.0001)  # not representable in fp16
+    save_family(
+        tmp_path / "family",
+        vae=vae,
+        tokenizer=tokenizer,
+        text_encoder=models.make_text_encoder(tokenizer, "tiny"),
+        scheduler=models.make_scheduler(),
+        unet_semantic=models.make_unet_semantic("tiny"),
+    )
+    assert weight.dtype == torch.float32 and float(weight.detach().flatten()[0]) == pytest.approx(1.0001, abs=1e-6)
+    assert sorted(path.name for path in (tmp_path / "family").iterdir()) == [
+        "family.json",
+        "scheduler",
+        "text_encoder",
+        "tokenizer",
+        "unet_semantic",
+        "vae",
+    ]
+    from safetensors.torch import load_file
+
+    stored = load_file(tmp_path / "family" / "vae" / "diffusion_pytorch_model.safetensors")
+    assert {tensor.dtype for tensor in stored.values()} == {torch.float16}
