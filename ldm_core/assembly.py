@@ -38,7 +38,12 @@ from .presets import ResolvedPreset, TaskSource
 
 logger = logging.getLogger(__name__)
 NO_SAFETY = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
-FAMILY_BASE_FILES = ("vae/config.json", "tokenizer/tokenizer_config.json", "text_encoder/config.json")
+FAMILY_BASE_FILES = (
+    "vae/config.json",
+    "tokenizer/tokenizer_config.json",
+    "text_encoder/config.json",
+    "scheduler/scheduler_config.json",
+)
 
 
 @dataclass
@@ -75,6 +80,17 @@ def _family_unet_file(spec: TaskSource, task: str) -> str:
     if (folder / "config.json").exists() and not (folder / FAMILY_FILE).exists():
         return "config.json"  # the override points at a UNet folder itself
     return f"{UNET_FOLDERS[task]}/config.json"
+
+
+def _read_family_metadata(path: Path) -> dict[str, Any]:
+    """family.json is informative (native size, classes); a missing or unreadable one falls back to the configs."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        logger.warning("ignoring unreadable %s", path, exc_info=True)
+        return {}
 
 
 class Assembler:
@@ -116,8 +132,7 @@ class Assembler:
                 "text_encoder": load(CLIPTextModel, root, f"{what}: text encoder", "text_encoder"),
                 "scheduler": load(DDIMScheduler, root, f"{what}: scheduler", "scheduler", weights=False),
             }
-            family_file = Path(root) / FAMILY_FILE
-            base["family"] = json.loads(family_file.read_text()) if family_file.exists() else {}
+            base["family"] = _read_family_metadata(Path(root) / FAMILY_FILE)
             self._base = base
         return self._base
 
