@@ -57,9 +57,17 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except (RuntimeError, TypeError) as error:
         raise InvalidRequestError("device", name, "must be auto, cpu, cuda, cuda:N or mps") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidRequestError("device", name, "no CUDA device is available here: use auto or cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise InvalidRequestError("device", name, f"there are only {torch.cuda.device_count()} CUDA devices")
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and (mps is None or not mps.is_available()):
+        raise InvalidRequestError("device", name, "MPS is not available here: use auto or cpu")
+    return device
 
 
 def resolve_runtime(
@@ -80,7 +88,7 @@ def resolve_runtime(
         raise InvalidRequestError("offload", offload, f"must be one of {', '.join(OFFLOAD_MODES)}")
     mode = offload
     if not _has_accelerator(chosen):
-        if offload in ("model", "sequential"):
+        if offload != "none":
             notices.append(f"offload {offload} skipped: no CUDA device (CPU offload needs an accelerator)")
         mode = "none"
     elif offload == "auto":

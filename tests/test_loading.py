@@ -124,6 +124,13 @@ def test_offload_on_cpu_is_skipped_with_a_notice(make_engine, family_root):
 
 
 def test_bad_device_and_dtype_are_named(make_engine):
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidRequestError, match="no CUDA device"):
+            make_engine(device="cuda")
+    with pytest.raises(InvalidRequestError, match="device"):
+        make_engine(device="tpu:banana")
     with pytest.raises(InvalidRequestError, match="dtype"):
         make_engine(dtype="fp8")
     with pytest.raises(InvalidRequestError, match="offload"):
