@@ -141,5 +141,5 @@ def make_unet_semantic(size: Size = "full") -> UNet2DModel:
 
 
 def make_unet_upscale(size: Size = "full") -> UNet2DModel:
-    """x4 super-resolution UNet: latent + low-res RGB at latent resolution (Sec. 4.4), for LDMSuperResolutionPipeline."""
+    """x4 super-resolution UNet: latent + low-res RGB at latent size (Sec. 4.4), for LDMSuperResolutionPipeline."""
     return _concat_unet(2 * LATENT_CHANNELS, size)

@@ -32,8 +32,13 @@ class SceneArrays:
 def _render(args: tuple[int, int]) -> tuple:
     seed, size = args
     scene = render_scene(seed, size)
-    return (scene.image, scene.label_map, scene.caption, TIMES.index(scene.time),
-            [scene.attributes[a] for a in ATTRIBUTES])
+    return (
+        scene.image,
+        scene.label_map,
+        scene.caption,
+        TIMES.index(scene.time),
+        [scene.attributes[a] for a in ATTRIBUTES],
+    )
 
 
 def render_scenes(count: int, seed_offset: int = TRAIN_SEED_OFFSET, size: int = 128, workers: int = 2) -> SceneArrays:
@@ -43,24 +48,31 @@ def render_scenes(count: int, seed_offset: int = TRAIN_SEED_OFFSET, size: int = 
             rows = list(pool.map(_render, jobs, chunksize=64))
     else:
         rows = [_render(job) for job in jobs]
-    images, labels, captions, times, attrs = zip(*rows)
-    return SceneArrays(np.stack(images), np.stack(labels), list(captions), np.array(times),
-                       np.array(attrs, dtype=bool))
+    images, labels, captions, times, attrs = zip(*rows, strict=False)
+    return SceneArrays(np.stack(images), np.stack(labels), list(captions), np.array(times), np.array(attrs, dtype=bool))
 
 
-def load_scenes(cache_dir: Path, count: int, seed_offset: int = TRAIN_SEED_OFFSET, size: int = 128,
-                workers: int = 2) -> SceneArrays:
+def load_scenes(
+    cache_dir: Path, count: int, seed_offset: int = TRAIN_SEED_OFFSET, size: int = 128, workers: int = 2
+) -> SceneArrays:
     """Render `count` scenes from `seed_offset`, or load them from the cache."""
     path = Path(cache_dir) / f"scenes_{seed_offset}_{count}_{size}.npz"
     if path.exists():
         data = np.load(path, allow_pickle=False)
-        return SceneArrays(data["images"], data["label_maps"], data["captions"].tolist(), data["times"],
-                           data["attributes"])
+        return SceneArrays(
+            data["images"], data["label_maps"], data["captions"].tolist(), data["times"], data["attributes"]
+        )
     logger.info("rendering %d scenes (seeds %d..) into %s", count, seed_offset, path)
     arrays = render_scenes(count, seed_offset, size, workers)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, images=arrays.images, label_maps=arrays.label_maps, captions=np.array(arrays.captions),
-             times=arrays.times, attributes=arrays.attributes)
+    np.savez(
+        tmp,
+        images=arrays.images,
+        label_maps=arrays.label_maps,
+        captions=np.array(arrays.captions),
+        times=arrays.times,
+        attributes=arrays.attributes,
+    )
     tmp.replace(path)
     return arrays

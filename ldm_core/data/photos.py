@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-TRAIN_PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "camera", "coins",
-                "grass", "gravel", "brick", "moon", "clock", "page", "text", "cell", "stereo_motorcycle")
+TRAIN_PHOTOS = (
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "camera",
+    "coins",
+    "grass",
+    "gravel",
+    "brick",
+    "moon",
+    "clock",
+    "page",
+    "text",
+    "cell",
+    "stereo_motorcycle",
+)
 HELDOUT_PHOTOS = ("astronaut", "coffee")  # never seen in training
 
 

@@ -14,7 +14,20 @@ import numpy as np
 from ..palette import CLASS_ID
 
 TIMES = ("day", "sunset", "night")
-ATTRIBUTES = ("mountain", "snow", "hill", "water", "trees", "house", "road", "sand", "field", "flower", "rock", "clouds")
+ATTRIBUTES = (
+    "mountain",
+    "snow",
+    "hill",
+    "water",
+    "trees",
+    "house",
+    "road",
+    "sand",
+    "field",
+    "flower",
+    "rock",
+    "clouds",
+)
 
 
 @dataclass(frozen=True)
@@ -368,8 +381,13 @@ def render_scene(seed: int, size: int = 128) -> Scene:
     for name, cls in (("trees", "tree"), ("house", "house"), ("rock", "rock"), ("mountain", "mountain")):
         attrs[name] = CLASS_ID[cls] in present
     attrs["snow"] = attrs["snow"] and attrs["mountain"]
-    return Scene(image=image, label_map=c.label.copy(), caption=make_caption(rng, time, attrs, water), time=time,
-                 attributes=attrs)
+    return Scene(
+        image=image,
+        label_map=c.label.copy(),
+        caption=make_caption(rng, time, attrs, water),
+        time=time,
+        attributes=attrs,
+    )
 
 
 def _light(c: _Canvas, rng, time: str) -> np.ndarray:
@@ -398,8 +416,11 @@ def make_caption(rng: np.random.Generator, time: str, attrs: dict, water: str) -
     house_color = str(rng.choice(["red", "white", "small", "little", "cozy"]))
     phrases = []
     if attrs["mountain"]:
-        phrases.append(str(rng.choice(["snowy mountains", "snow-capped peaks", "mountains with snow"]))
-                       if attrs["snow"] else str(rng.choice(["mountains", "rocky mountains", "a mountain range"])))
+        phrases.append(
+            str(rng.choice(["snowy mountains", "snow-capped peaks", "mountains with snow"]))
+            if attrs["snow"]
+            else str(rng.choice(["mountains", "rocky mountains", "a mountain range"]))
+        )
     if water == "lake":
         phrases.append(str(rng.choice(["a lake", "a calm lake", "a mountain lake"])))
     elif water == "sea":

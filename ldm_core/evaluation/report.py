@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +47,11 @@ PROMPT_ATTRIBUTES = {
     "field": (("field", "fields"), ("field",)),
     "flowers": (("flowers", "wildflowers", "flower"), ("flower",)),
 }
-TIME_WORDS = {"day": ("sunny", "daylight", "blue", "midday", "clear"), "sunset": ("sunset", "dusk", "evening", "golden"),
-              "night": ("night", "starry", "moonlight", "dark")}
+TIME_WORDS = {
+    "day": ("sunny", "daylight", "blue", "midday", "clear"),
+    "sunset": ("sunset", "dusk", "evening", "golden"),
+    "night": ("night", "starry", "moonlight", "dark"),
+}
 PRESENT_FRACTION = 0.003  # a class counts as present above 0.3% of the pixels
 
 
@@ -144,31 +147,37 @@ class Evaluation:
             pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
             recon = torch.cat([vae.decode(vae.encode(p).latent_dist.mean).sample for p in pixels.split(50)])
         recon = ((recon.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-        value = float(np.mean([psnr(a, b) for a, b in zip(images, recon)]))
+        value = float(np.mean([psnr(a, b) for a, b in zip(images, recon, strict=False)]))
         self.add("autoencoder: PSNR on held-out scenes (dB)", value, ">= 26", value >= 26)
         pred, _, _ = segment(self.segmenter, recon)
         miou = mean_iou(pred, self.heldout.label_maps[:200].astype(np.int64))
         self.add("autoencoder: evaluator mIoU on reconstructions", miou, ">= 0.88", miou >= 0.88)
-        self.grids["autoencoder"] = [np.concatenate([a, b], 0) for a, b in zip(images[:8], recon[:8])]
+        self.grids["autoencoder"] = [np.concatenate([a, b], 0) for a, b in zip(images[:8], recon[:8], strict=False)]
         self.recon_features = segment(self.segmenter, recon)[2]
 
     def semantic(self) -> None:
         maps = self.heldout.label_maps[: self.n]
-        generated = np.stack([self.run(SemanticMapRequest(color_map=Image.fromarray(label_map_to_color(m)),
-                                                          seed=self.seed + i)) for i, m in enumerate(maps)])
+        generated = np.stack(
+            [
+                self.run(SemanticMapRequest(color_map=Image.fromarray(label_map_to_color(m)), seed=self.seed + i))
+                for i, m in enumerate(maps)
+            ]
+        )
         pred, _, features = segment(self.segmenter, generated)
         miou = mean_iou(pred, maps.astype(np.int64))
         self.add("semantic map -> image: map adherence mIoU", miou, ">= 0.75", miou >= 0.75)
         self.semantic_features = features
-        self.grids["semantic"] = [np.concatenate([label_map_to_color(m), g], 0) for m, g in zip(maps[:8], generated)]
+        pairs = zip(maps[:8], generated[:8], strict=True)
+        self.grids["semantic"] = [np.concatenate([label_map_to_color(m), g], 0) for m, g in pairs]
 
     def text(self) -> None:
         captions = self.heldout.captions[: self.n]
-        generated = np.stack([self.run(TextToImageRequest(prompt=c, seed=self.seed + i)) for i, c in
-                              enumerate(captions)])
+        generated = np.stack(
+            [self.run(TextToImageRequest(prompt=c, seed=self.seed + i)) for i, c in enumerate(captions)]
+        )
         pred, times, features = segment(self.segmenter, generated)
         found, asked = 0, 0
-        for caption, label_map, time_id in zip(captions, pred, times):
+        for caption, label_map, time_id in zip(captions, pred, times, strict=False):
             want_time, attrs = caption_attributes(caption)
             if want_time is not None:
                 asked += 1
@@ -190,7 +199,9 @@ class Evaluation:
         self.add("Frechet Segmenter Distance: held-out vs other held-out (floor)", frechet_distance(real, real2))
         self.add("Frechet Segmenter Distance: autoencoder reconstructions", frechet_distance(real, self.recon_features))
         self.add("Frechet Segmenter Distance: text -> image samples", frechet_distance(real, self.text_features))
-        self.add("Frechet Segmenter Distance: semantic -> image samples", frechet_distance(real, self.semantic_features))
+        self.add(
+            "Frechet Segmenter Distance: semantic -> image samples", frechet_distance(real, self.semantic_features)
+        )
 
     def inpaint(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -201,8 +212,15 @@ class Evaluation:
             image, mask, caption = self.heldout.images[i], masks[i], self.heldout.captions[i]
             if mask.all() or not mask.any():
                 continue
-            out = self.run(InpaintRequest(image=Image.fromarray(image), mask=Image.fromarray(mask.astype(np.uint8) * 255),
-                                          prompt=caption, seed=self.seed + i, mask_blur=0))
+            out = self.run(
+                InpaintRequest(
+                    image=Image.fromarray(image),
+                    mask=Image.fromarray(mask.astype(np.uint8) * 255),
+                    prompt=caption,
+                    seed=self.seed + i,
+                    mask_blur=0,
+                )
+            )
             ours.append(psnr(out, image, mask))
             base.append(psnr(blur_fill(image, mask), image, mask))
             seams.append(seam(out, mask))
@@ -212,8 +230,12 @@ class Evaluation:
                 shown[mask] = 255
                 grid.append(np.concatenate([shown, out], 0))
         ours_v, base_v = float(np.mean(ours)), float(np.mean(base))
-        self.add("inpainting: PSNR inside the mask (dB)", ours_v, f">= blur-fill + 3 = {base_v + 3:.2f}",
-                 ours_v >= base_v + 3)
+        self.add(
+            "inpainting: PSNR inside the mask (dB)",
+            ours_v,
+            f">= blur-fill + 3 = {base_v + 3:.2f}",
+            ours_v >= base_v + 3,
+        )
         self.add("inpainting: blur-fill baseline PSNR inside the mask (dB)", base_v)
         self.add("inpainting: boundary seam (mean colour step; ground truth below)", float(np.mean(seams)))
         self.add("inpainting: boundary seam of the ground truth", float(np.mean(seams_gt)))
@@ -224,29 +246,39 @@ class Evaluation:
             low = [Image.fromarray(h).resize((32, 32), Image.BICUBIC) for h in high]
             sr = np.stack([self.run(UpscaleRequest(image=lo, seed=self.seed + i)) for i, lo in enumerate(low)])
             bicubic = np.stack([np.asarray(lo.resize((128, 128), Image.BICUBIC)) for lo in low])
-            ours = float(np.mean([psnr(a, b) for a, b in zip(sr, high)]))
-            base = float(np.mean([psnr(a, b) for a, b in zip(bicubic, high)]))
-            self.add(f"x4 {label}: PSNR (dB)", ours, f">= bicubic{margin:+.0f} = {base + margin:.2f}",
-                     ours >= base + margin)
+            ours = float(np.mean([psnr(a, b) for a, b in zip(sr, high, strict=False)]))
+            base = float(np.mean([psnr(a, b) for a, b in zip(bicubic, high, strict=False)]))
+            self.add(
+                f"x4 {label}: PSNR (dB)", ours, f">= bicubic{margin:+.0f} = {base + margin:.2f}", ours >= base + margin
+            )
             self.add(f"x4 {label}: bicubic PSNR (dB)", base)
             hf = (high_frequency(sr), high_frequency(bicubic), high_frequency(high))
-            self.add(f"x4 {label}: high-frequency energy, ours (bicubic {hf[1]:.2f}, truth {hf[2]:.2f})", hf[0],
-                     "> bicubic", hf[0] > hf[1])
-            self.grids[f"upscale_{label.split()[0]}"] = [np.concatenate([b, s, h], 0) for b, s, h in
-                                                         zip(bicubic[:8], sr[:8], high[:8])]
+            self.add(
+                f"x4 {label}: high-frequency energy, ours (bicubic {hf[1]:.2f}, truth {hf[2]:.2f})",
+                hf[0],
+                "> bicubic",
+                hf[0] > hf[1],
+            )
+            self.grids[f"upscale_{label.split()[0]}"] = [
+                np.concatenate([b, s, h], 0) for b, s, h in zip(bicubic[:8], sr[:8], high[:8], strict=False)
+            ]
 
         run_set(self.heldout.images[: self.n], "held-out scenes", 0.0)
         photos = [load_photo(name) for name in HELDOUT_PHOTOS]
-        run_set(random_crops(photos, max(8, self.n // 2), 128, np.random.default_rng(self.seed)),
-                "held-out photos", -1.0)
+        run_set(
+            random_crops(photos, max(8, self.n // 2), 128, np.random.default_rng(self.seed)), "held-out photos", -1.0
+        )
 
     def inception_fid(self) -> str:
         candidates = list(Path.home().glob(".cache/torch/hub/checkpoints/*inception*")) + list(
-            Path.home().glob(".cache/torch/hub/checkpoints/weights-inception*"))
+            Path.home().glob(".cache/torch/hub/checkpoints/weights-inception*")
+        )
         if not candidates:
-            return ("Inception FID: not computed — no Inception weights on disk (torch-fidelity/torchmetrics would "
-                    "download pt_inception-2015-12-05 into ~/.cache/torch/hub/checkpoints; this machine is offline). "
-                    "The Frechet Segmenter Distance above uses the project's own evaluator features instead.")
+            return (
+                "Inception FID: not computed — no Inception weights on disk (torch-fidelity/torchmetrics would "
+                "download pt_inception-2015-12-05 into ~/.cache/torch/hub/checkpoints; this machine is offline). "
+                "The Frechet Segmenter Distance above uses the project's own evaluator features instead."
+            )
         return f"Inception weights found at {candidates[0]}; install torch-fidelity to compute FID."
 
 
@@ -256,20 +288,28 @@ def write_report(ev: Evaluation, out: Path, fid_note: str, seconds: float) -> No
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in ev.rows]
     latency = {task: float(np.median(v)) for task, v in ev.timings.items()}
-    lines += ["", "Median latency per image through the engine (CPU, default settings): " +
-              ", ".join(f"{t} {v:.2f} s" for t, v in latency.items()), "", fid_note]
+    lines += [
+        "",
+        "Median latency per image through the engine (CPU, default settings): "
+        + ", ".join(f"{t} {v:.2f} s" for t, v in latency.items()),
+        "",
+        fid_note,
+    ]
     table = "\n".join(lines)
     print(table)
     family = json.loads((ev.family / "family.json").read_text())
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     (out / "README.md").write_text(
         f"# Built-in family: evaluation\n\n{stamp}, {ev.n} samples per task, evaluation took {seconds:.0f} s. "
         "Regenerate with `python -m ldm_core.evaluation.report`.\n\n" + table + "\n\n"
         "Sample grids: " + ", ".join(f"[{k}]({k}.png)" for k in ev.grids) + "\n\n"
-        "Training records (from assets/builtin/family.json):\n\n```json\n" +
-        json.dumps(family.get("training", {}), indent=1)[:4000] + "\n```\n")
-    (out / "results.json").write_text(json.dumps({"date": stamp, "n": ev.n, "rows": [r.__dict__ for r in ev.rows],
-                                                  "latency_s": latency}, indent=2))
+        "Training records (from assets/builtin/family.json):\n\n```json\n"
+        + json.dumps(family.get("training", {}), indent=1)[:4000]
+        + "\n```\n"
+    )
+    (out / "results.json").write_text(
+        json.dumps({"date": stamp, "n": ev.n, "rows": [r.__dict__ for r in ev.rows], "latency_s": latency}, indent=2)
+    )
     for name, tiles in ev.grids.items():
         if tiles:
             Image.fromarray(np.concatenate(tiles, 1)).save(out / f"{name}.png")
@@ -289,8 +329,12 @@ def main() -> None:
     ev.evaluator_quality()
     ev.autoencoder()
     tasks = ev.engine.task_status()
-    for task, stage in (("semantic", ev.semantic), ("text2img", ev.text), ("inpaint", ev.inpaint),
-                        ("upscale", ev.upscale)):
+    for task, stage in (
+        ("semantic", ev.semantic),
+        ("text2img", ev.text),
+        ("inpaint", ev.inpaint),
+        ("upscale", ev.upscale),
+    ):
         if tasks.get(task) is None:
             stage()
         else:

@@ -31,8 +31,14 @@ logger = logging.getLogger(__name__)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU(),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU())
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1),
+        nn.GroupNorm(8, cout),
+        nn.SiLU(),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.GroupNorm(8, cout),
+        nn.SiLU(),
+    )
 
 
 class SceneSegmenter(nn.Module):
@@ -97,7 +103,9 @@ def mean_iou(pred: np.ndarray, target: np.ndarray, num_classes: int = NUM_CLASSE
 
 
 @torch.no_grad()
-def segment(model: SceneSegmenter, images: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def segment(
+    model: SceneSegmenter, images: np.ndarray, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """uint8 (N, H, W, 3) -> (label maps (N, H, W), time ids (N,), features (N, F))."""
     labels, times, feats = [], [], []
     for start in range(0, len(images), batch_size):
@@ -159,8 +167,12 @@ def train(cfg: SegmenterConfig, out_dir: Path, run_dir: Path, cache_dir: Path) -
     miou, time_acc = mean_iou(pred, held.label_maps.astype(np.int64)), float((times == held.times).mean())
     logger.info("held-out mIoU %.3f, time-of-day accuracy %.3f", miou, time_acc)
     model.save(out_dir)
-    (out_dir / "training.json").write_text(json.dumps(
-        {"config": asdict(cfg), "steps": state.step, "heldout_miou": miou, "heldout_time_accuracy": time_acc}, indent=2))
+    (out_dir / "training.json").write_text(
+        json.dumps(
+            {"config": asdict(cfg), "steps": state.step, "heldout_miou": miou, "heldout_time_accuracy": time_acc},
+            indent=2,
+        )
+    )
 
 
 def main() -> None:
@@ -175,8 +187,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = SegmenterConfig() if args.size == "full" else SegmenterConfig(
-        width=8, num_scenes=64, batch_size=4, max_steps=10, heldout=16)
+    cfg = (
+        SegmenterConfig()
+        if args.size == "full"
+        else SegmenterConfig(width=8, num_scenes=64, batch_size=4, max_steps=10, heldout=16)
+    )
     if args.max_minutes is not None:
         cfg.max_minutes = args.max_minutes
     train(cfg, args.out, args.run_dir, args.cache)

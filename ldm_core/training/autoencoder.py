@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers import AutoencoderKL
 
 from ..data.dataset import load_scenes
 from ..data.photos import TRAIN_PHOTOS, load_photo, random_crops
-from diffusers import AutoencoderKL
-
 from ..models import make_vae
 from .common import Budget, load_checkpoint, plot_losses, save_checkpoint
 
@@ -32,8 +31,8 @@ logger = logging.getLogger(__name__)
 class AutoencoderConfig:
     size: str = "full"
     num_scenes: int = 8000
-    crop: int = 64
-    batch_size: int = 8
+    crop: int = 32
+    batch_size: int = 12
     photo_fraction: float = 0.25
     lr: float = 3e-4
     kl_weight: float = 1e-6
@@ -93,8 +92,13 @@ def train(cfg: AutoencoderConfig, out_dir: Path, cache_dir: Path) -> None:
         if state.step % 20 == 0:
             mse = F.mse_loss(recon.detach(), pixels).item()
             psnr = 10 * np.log10(4.0 / max(mse, 1e-10))
-            logger.info("step %d  l1 %.4f  kl %.1f  psnr(train batch) %.2f dB", state.step, rec_loss.item(),
-                        kl.item() * pixels[0].numel(), psnr)
+            logger.info(
+                "step %d  l1 %.4f  kl %.1f  psnr(train batch) %.2f dB",
+                state.step,
+                rec_loss.item(),
+                kl.item() * pixels[0].numel(),
+                psnr,
+            )
         if state.step % cfg.checkpoint_every == 0 or budget.done(state.step):
             state.seconds += time.monotonic() - started
             started = time.monotonic()
@@ -123,7 +127,7 @@ def normalize_latent_space(vae: AutoencoderKL, images: np.ndarray) -> tuple[torc
     quant.weight[:c] /= std[:, None, None, None]
     quant.bias[:c] = (quant.bias[:c] - mean) / std
     quant.bias[c:] -= 2 * torch.log(std)  # log-variance moves with the scale
-    post.bias += (post.weight[:, :, 0, 0] @ mean)
+    post.bias += post.weight[:, :, 0, 0] @ mean
     post.weight *= std[None, :, None, None]
     vae.register_to_config(scaling_factor=1.0)
     return mean, std

@@ -20,8 +20,13 @@ class RunState:
     losses: list[tuple[int, float]] | None = None
 
 
-def save_checkpoint(out_dir: Path, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer,
-                    state: RunState, config: object) -> None:
+def save_checkpoint(
+    out_dir: Path,
+    modules: dict[str, torch.nn.Module],
+    optimizer: torch.optim.Optimizer,
+    state: RunState,
+    config: object,
+) -> None:
     """Write `checkpoint.pt` atomically, with the config it was trained with."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -37,8 +42,9 @@ def save_checkpoint(out_dir: Path, modules: dict[str, torch.nn.Module], optimize
     (out_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
 
 
-def load_checkpoint(out_dir: Path, modules: dict[str, torch.nn.Module],
-                    optimizer: torch.optim.Optimizer | None) -> RunState:
+def load_checkpoint(
+    out_dir: Path, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer | None
+) -> RunState:
     """Resume from `checkpoint.pt` if present; returns the state to continue from."""
     path = out_dir / "checkpoint.pt"
     if not path.exists():
@@ -62,7 +68,7 @@ def plot_losses(out_dir: Path, losses: list[tuple[int, float]], title: str) -> N
 
     if not losses:
         return
-    steps, values = zip(*losses)
+    steps, values = zip(*losses, strict=False)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(steps, values, lw=0.8)
     window = max(1, len(values) // 30)

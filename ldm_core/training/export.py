@@ -1,6 +1,6 @@
 """Assemble the trained stages into the built-in family folder the app loads (weights stored as fp16).
 
-    python -m ldm_core.training.export --runs runs --out assets/builtin
+python -m ldm_core.training.export --runs runs --out assets/builtin
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
@@ -18,8 +19,12 @@ from ..models import make_scheduler
 
 logger = logging.getLogger(__name__)
 
-STAGES = {"unet": ("unet_text", UNet2DConditionModel), "unet_inpaint": ("unet_inpaint", UNet2DConditionModel),
-          "unet_semantic": ("unet_semantic", UNet2DModel), "unet_upscale": ("unet_upscale", UNet2DModel)}
+STAGES = {
+    "unet": ("unet_text", UNet2DConditionModel),
+    "unet_inpaint": ("unet_inpaint", UNet2DConditionModel),
+    "unet_semantic": ("unet_semantic", UNet2DModel),
+    "unet_upscale": ("unet_upscale", UNet2DModel),
+}
 
 
 def _training_record(run: Path) -> dict:
@@ -27,7 +32,7 @@ def _training_record(run: Path) -> dict:
     return {"run": run.name, "config": config}
 
 
-def export_family(runs: Path, out: Path) -> Path:
+def export_family(runs: Path, out: Path, curves_dir: Path | None = None) -> Path:
     vae = AutoencoderKL.from_pretrained(runs / "autoencoder" / "vae")
     text_run = runs / "unet_text"
     tokenizer = AutoTokenizer.from_pretrained(text_run / "tokenizer")
@@ -40,17 +45,31 @@ def export_family(runs: Path, out: Path) -> Path:
             records[run_name] = _training_record(runs / run_name)
         else:
             logger.warning("%s missing: that task will be unavailable", folder)
-    return save_family(out, vae=vae, tokenizer=tokenizer, text_encoder=text_encoder, scheduler=make_scheduler(),
-                       metadata={"training": records}, **unets)
+    root = save_family(
+        out,
+        vae=vae,
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        scheduler=make_scheduler(),
+        metadata={"training": records},
+        **unets,
+    )
+    if curves_dir is not None:  # the loss curves travel with the weights they describe
+        curves_dir.mkdir(parents=True, exist_ok=True)
+        for run_name in records:
+            if (runs / run_name / "loss.png").exists():
+                shutil.copyfile(runs / run_name / "loss.png", curves_dir / f"{run_name}_loss.png")
+    return root
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=Path("assets/builtin"))
+    parser.add_argument("--curves", type=Path, default=Path("docs/training"), help="where loss-curve PNGs go")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(export_family(args.runs, args.out))
+    print(export_family(args.runs, args.out, args.curves))
 
 
 if __name__ == "__main__":

@@ -55,8 +55,10 @@ def encode_images(vae: AutoencoderKL, images: np.ndarray, batch_size: int = 64) 
 
 def downsample(images: np.ndarray, factor: int = VAE_FACTOR) -> torch.Tensor:
     """x4 bicubic (antialiased) downsampling, as a user's low-resolution photo would look; -> [-1, 1] tensor."""
-    small = [np.asarray(Image.fromarray(im).resize((im.shape[1] // factor, im.shape[0] // factor), Image.BICUBIC))
-             for im in images]
+    small = [
+        np.asarray(Image.fromarray(im).resize((im.shape[1] // factor, im.shape[0] // factor), Image.BICUBIC))
+        for im in images
+    ]
     return torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
@@ -76,8 +78,9 @@ def load_latent_data(cache_dir: Path, vae: AutoencoderKL, num_scenes: int, task:
     raw = _cached_latents(cache_dir, vae, f"scenes{num_scenes}", images)
     if task == "upscale":
         rng = np.random.default_rng(1234)
-        photos = random_crops([load_photo(n) for n in TRAIN_PHOTOS], PHOTO_CROPS if num_scenes > 100 else 8,
-                              images.shape[1], rng)
+        photos = random_crops(
+            [load_photo(n) for n in TRAIN_PHOTOS], PHOTO_CROPS if num_scenes > 100 else 8, images.shape[1], rng
+        )
         raw = torch.cat([raw, _cached_latents(cache_dir, vae, f"photos{len(photos)}", photos)])
         images = np.concatenate([images, photos])
         captions = captions + [""] * len(photos)
@@ -86,8 +89,9 @@ def load_latent_data(cache_dir: Path, vae: AutoencoderKL, num_scenes: int, task:
     data = LatentData(latents=raw * vae.config.scaling_factor, captions=captions, images=images)
     if task == "semantic":
         labels = torch.from_numpy(scenes.label_maps.astype(np.int64))
-        data.semantic_condition = torch.cat([label_map_to_condition(labels[i : i + 256], NUM_CLASSES, VAE_FACTOR)
-                                             for i in range(0, len(labels), 256)])
+        data.semantic_condition = torch.cat(
+            [label_map_to_condition(labels[i : i + 256], NUM_CLASSES, VAE_FACTOR) for i in range(0, len(labels), 256)]
+        )
     return data
 
 

@@ -26,7 +26,6 @@ from diffusers.training_utils import EMAModel
 from transformers import AutoTokenizer, CLIPTextModel
 
 from ..models import (
-    VAE_FACTOR,
     build_word_tokenizer,
     make_scheduler,
     make_text_encoder,
@@ -110,21 +109,27 @@ class TaskModel(torch.nn.Module):
         return params
 
     def encode_prompts(self, captions: list[str]) -> torch.Tensor:
-        ids = self.tokenizer(captions, padding="max_length", max_length=self.tokenizer.model_max_length,
-                             truncation=True, return_tensors="pt").input_ids
+        ids = self.tokenizer(
+            captions,
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids
         return self.text_encoder(ids)[0]
 
     def forward(self, batch: dict, noisy: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         task, drop = self.cfg.task, batch["drop"]
         if task in ("text", "inpaint"):
-            captions = ["" if d else c for c, d in zip(batch["captions"], drop.tolist())]
+            captions = ["" if d else c for c, d in zip(batch["captions"], drop.tolist(), strict=False)]
             hidden = self.encode_prompts(captions)
             if task == "text":
                 return self.unet(noisy, timesteps, encoder_hidden_states=hidden).sample
             model_input = torch.cat([noisy, batch["mask"], batch["masked_latents"]], dim=1)
             return self.unet(model_input, timesteps, encoder_hidden_states=hidden).sample
-        condition = batch["condition"] * (~drop).float()[:, None, None, None] if task == "semantic" else batch[
-            "condition"]
+        condition = (
+            batch["condition"] * (~drop).float()[:, None, None, None] if task == "semantic" else batch["condition"]
+        )
         return self.unet(torch.cat([noisy, condition], dim=1), timesteps).sample
 
 
