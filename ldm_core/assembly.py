@@ -19,7 +19,6 @@ from diffusers import (
     ControlNetModel,
     DDIMScheduler,
     DiffusionPipeline,
-    LDMSuperResolutionPipeline,
     LDMTextToImagePipeline,
     StableDiffusionControlNetPipeline,
     StableDiffusionInpaintPipeline,
@@ -34,6 +33,7 @@ from .family import FAMILY_FILE, UNET_FOLDERS
 from .loading import Loader, is_local, is_single_file, missing_files
 from .pipelines.inpaint_layout import SD_INPAINT_CHANNELS, InpaintLayoutUNet, LatentInpaintPipeline
 from .pipelines.semantic_map import LDMSemanticMapPipeline
+from .pipelines.super_resolution import OffloadableSuperResolutionPipeline
 from .presets import ResolvedPreset, TaskSource
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class Assembler:
         elif task == "semantic":
             pipe = LDMSemanticMapPipeline(vae=vae, unet=unet, scheduler=scheduler)
         else:
-            pipe = LDMSuperResolutionPipeline(vqvae=vae, unet=unet, scheduler=scheduler)
+            pipe = OffloadableSuperResolutionPipeline(vqvae=vae, unet=unet, scheduler=scheduler)
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         image_size = int(base["family"].get("image_size", unet.config.sample_size * factor))
         multiple = {"semantic": factor * 2 ** (len(unet.config.block_out_channels) - 1), "upscale": 8}.get(task, 8)
@@ -220,7 +220,7 @@ class Assembler:
         return LoadedTask(task, "ldm_text", pipe, name, native, 8, channels, factor, pipe.scheduler.config)
 
     def _build_ldm_superres(self, task: str, spec: TaskSource) -> LoadedTask:
-        pipe = self.loader.pretrained(LDMSuperResolutionPipeline, spec.source, f"LDM upscaler {spec.source}")
+        pipe = self.loader.pretrained(OffloadableSuperResolutionPipeline, spec.source, f"LDM upscaler {spec.source}")
         factor = 2 ** (len(pipe.vqvae.config.block_out_channels) - 1)
         name = Path(spec.source).name if is_local(spec.source) else spec.source.split("/")[-1]
         channels = pipe.unet.config.in_channels // 2
