@@ -124,3 +124,10 @@ def test_snap_assigns_near_colours_to_their_class():
     assert snapped.label_map[0, 0] == CLASS_ID["house"]
     assert snapped.label_map[7, 7] == CLASS_ID["grass"]
     assert snapped.off_palette_fraction == pytest.approx(1 / 64)
+
+
+def test_the_request_module_lists_exactly_the_engines_samplers():
+    from ldm_core.requests import SCHEDULERS
+    from ldm_core.schedulers import SAMPLERS
+
+    assert tuple(SAMPLERS) == SCHEDULERS
