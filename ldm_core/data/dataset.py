@@ -57,6 +57,11 @@ def load_scenes(
 ) -> SceneArrays:
     """Render `count` scenes from `seed_offset`, or load them from the cache."""
     path = Path(cache_dir) / f"scenes_{seed_offset}_{count}_{size}.npz"
+    larger = [
+        p for p in Path(cache_dir).glob(f"scenes_{seed_offset}_*_{size}.npz") if int(p.stem.split("_")[2]) > count
+    ]
+    if not path.exists() and larger:  # the first `count` scenes of a bigger cached set are the same scenes
+        return _slice(load_scenes(cache_dir, int(larger[0].stem.split("_")[2]), seed_offset, size), count)
     if path.exists():
         data = np.load(path, allow_pickle=False)
         return SceneArrays(
@@ -76,3 +81,13 @@ def load_scenes(
     )
     tmp.replace(path)
     return arrays
+
+
+def _slice(arrays: SceneArrays, count: int) -> SceneArrays:
+    return SceneArrays(
+        arrays.images[:count],
+        arrays.label_maps[:count],
+        arrays.captions[:count],
+        arrays.times[:count],
+        arrays.attributes[:count],
+    )

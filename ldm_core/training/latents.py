@@ -122,3 +122,21 @@ def random_masks(count: int, size: int, rng: np.random.Generator) -> torch.Tenso
                         masks[i, 0][(yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] = 1
                     y, x = ny, nx
     return torch.from_numpy(masks)
+
+
+def main() -> None:
+    """Encode the training sets once, up front, so parallel UNet runs share one cache instead of racing to build it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--vae", default="runs/autoencoder/vae")
+    parser.add_argument("--cache", type=Path, default=Path("cache"))
+    parser.add_argument("--num-scenes", type=int, default=8000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    vae = AutoencoderKL.from_pretrained(args.vae).eval()
+    load_latent_data(args.cache, vae, args.num_scenes, "upscale")  # scenes and photo crops
+
+
+if __name__ == "__main__":
+    main()

@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--init-from", default=None)
     parser.add_argument("--latent-crop", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--num-scenes", type=int, default=None)
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
@@ -232,7 +233,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = UNetConfig(task=args.task, **(TINY if args.size == "tiny" else {}))
-    for key in ("vae", "init_from", "latent_crop", "batch_size", "max_minutes", "max_steps"):
+    for key in ("vae", "init_from", "latent_crop", "batch_size", "num_scenes", "max_minutes", "max_steps"):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))
     train(cfg, args.out, args.cache)
