@@ -20,7 +20,7 @@ from ..pipelines.semantic_map import label_map_to_condition
 
 logger = logging.getLogger(__name__)
 
-PHOTO_CROPS = 2000  # real-photo crops added to the super-resolution data
+PHOTO_CROPS = 1000  # real-photo crops added to the super-resolution data
 
 
 @dataclass
@@ -131,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--vae", default="runs/autoencoder/vae")
     parser.add_argument("--cache", type=Path, default=Path("cache"))
-    parser.add_argument("--num-scenes", type=int, default=8000)
+    parser.add_argument("--num-scenes", type=int, default=4000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     vae = AutoencoderKL.from_pretrained(args.vae).eval()
