@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .limits import Limits
+
 Offload = Literal["auto", "none", "model", "sequential"]
 
 
@@ -24,3 +26,4 @@ class EngineConfig:
     save_outputs: bool = True
     offline: bool = False  # never touch the hub: load only local folders and already-downloaded models
     cache_dir: Path | str | None = None  # hub cache; None: huggingface_hub's default
+    limits: Limits = field(default_factory=Limits)  # per-request bounds (steps, batch, pixels, prompt, image sides)

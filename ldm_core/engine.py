@@ -27,7 +27,7 @@ from .requests import GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
 from .tasks import RECIPES
 from .tasks.common import RunContext, TaskOutput
-from .validation import MAX_SEED, CheckedInputs, check_request
+from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, check_request
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class Engine:
             self.config.vae_slicing,
         )
         self.memory = MemoryManager(self.runtime)
+        apply_decoder_limit(self.config.limits)  # Pillow refuses decompression bombs past the limits' pixel count
         self._assembler = Assembler(self.preset, Loader(self.runtime.dtype, self.config.offline, self.config.cache_dir))
         self._loaded: dict[str, LoadedTask] = {}
         self._failures: dict[str, str] = {}
@@ -120,7 +121,7 @@ class Engine:
                 "request", type(request).__name__, "must be a task request from ldm_core.requests"
             )
         task, recipe = RECIPES[type(request)]
-        inputs = check_request(request)
+        inputs = check_request(request, self.config.limits)
         seed = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED - request.batch_size + 2)
         seeds = [(seed + index) % (MAX_SEED + 1) for index in range(request.batch_size)]
         with self._lock:

@@ -1,6 +1,8 @@
 """Every request is checked here before any model runs: each rule names the field, the value and the fix.
 
-Images in any common mode are accepted by converting (RGBA, LA, P, L, 1, CMYK, 16-bit and float greyscale).
+Images in any common mode are accepted by converting (RGBA, LA, P, L, 1, CMYK, 16-bit and float greyscale); files
+that cannot be decoded (corrupt, truncated, decompression bombs) are refused by name. The work one request may cause
+(steps, batch, pixels, prompt length, image sides) is bounded by `Limits`, which the entry point fills from its flags.
 """
 
 from __future__ import annotations
@@ -12,19 +14,18 @@ import numpy as np
 from PIL import Image
 
 from .errors import InvalidRequestError
+from .limits import Limits
 from .palette import snap_to_palette
 from .requests import GenerationRequest, InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
 from .schedulers import SAMPLERS
 
-MAX_STEPS = 150
+DEFAULT_LIMITS = Limits()
 MAX_GUIDANCE = 30.0
-MAX_BATCH = 8
 MAX_SEED = 2**32 - 1
-MAX_PROMPT_CHARS = 2000
 SIZE_MULTIPLE = 8
-MIN_SIZE, MAX_SIZE = 32, 2048  # text-to-image width/height
-MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 16, 4096  # input images
-MAX_UPSCALE_SIDE = 1024  # x4 output stays within 4096
+MIN_SIZE = 32  # text-to-image width/height (the most is Limits.max_size)
+MIN_IMAGE_SIDE = 16  # input images (the most is Limits.max_image_side / max_upscale_side)
+UPSCALE_FACTOR = 16  # output pixels per input pixel of the x4 upscaler
 MAX_MASK_BLUR, MAX_PADDING = 64, 512
 MIN_TILE, MAX_TILE, MAX_TILE_OVERLAP = 16, 512, 128
 OFF_PALETTE_WARNING = 0.05  # warn when more than 5% of a map's pixels are not exact palette colours
@@ -40,17 +41,19 @@ class CheckedInputs:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_request(request: GenerationRequest) -> CheckedInputs:
+def check_request(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
     """Raise InvalidRequestError for the first broken rule; return the converted inputs."""
-    check_sampling(request)
+    if not isinstance(request, GenerationRequest):
+        raise InvalidRequestError("request", type(request).__name__, "must be a task request from ldm_core.requests")
+    check_sampling(request, limits)
     if isinstance(request, TextToImageRequest):
-        return check_text_to_image(request)
+        return check_text_to_image(request, limits)
     if isinstance(request, SemanticMapRequest):
-        return check_semantic_map(request)
+        return check_semantic_map(request, limits)
     if isinstance(request, InpaintRequest):
-        return check_inpaint(request)
+        return check_inpaint(request, limits)
     if isinstance(request, UpscaleRequest):
-        return check_upscale(request)
+        return check_upscale(request, limits)
     raise InvalidRequestError(
         "request", type(request).__name__, "must be one of the task requests in ldm_core.requests"
     )
@@ -72,41 +75,61 @@ def _number(name: str, value: object, low: float, high: float) -> float:
     return float(value)
 
 
-def _text(name: str, value: object) -> str:
+def _text(name: str, value: object, limits: Limits) -> str:
     if not isinstance(value, str):
         raise InvalidRequestError(name, value, "must be text")
-    if len(value) > MAX_PROMPT_CHARS:
-        raise InvalidRequestError(name, f"{len(value)} characters", f"must be at most {MAX_PROMPT_CHARS} characters")
+    if len(value) > limits.max_prompt_chars:
+        raise InvalidRequestError(
+            name, f"{len(value)} characters", f"must be at most {limits.max_prompt_chars} characters"
+        )
     return value
 
 
-def check_sampling(request: GenerationRequest) -> None:
-    _integer("num_inference_steps", request.num_inference_steps, 1, MAX_STEPS)
+def _pixels(name: str, size: tuple[int, int], per_pixel: int, batch: int, limits: Limits) -> None:
+    """Output pixels of the whole request (width x height x batch, x16 for the upscaler) within Limits.max_pixels."""
+    total = size[0] * size[1] * per_pixel * batch
+    if total > limits.max_pixels:
+        raise InvalidRequestError(
+            name,
+            f"{size[0]}x{size[1]} x batch {batch}",
+            f"asks for {total:,} output pixels; the most per request is {limits.max_pixels:,} "
+            "(use a smaller size or batch)",
+        )
+
+
+def check_sampling(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS) -> None:
+    _integer("num_inference_steps", request.num_inference_steps, 1, limits.max_steps)
     _number("guidance_scale", request.guidance_scale, 0.0, MAX_GUIDANCE)
-    _integer("batch_size", request.batch_size, 1, MAX_BATCH)
-    if request.seed != -1:
-        _integer("seed", request.seed, 0, MAX_SEED)
-    if request.scheduler not in SAMPLERS:
+    _integer("batch_size", request.batch_size, 1, limits.max_batch)
+    seed = request.seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InvalidRequestError("seed", seed, "must be an integer (-1 for a random seed)")
+    if seed != -1 and not 0 <= seed <= MAX_SEED:
+        raise InvalidRequestError("seed", seed, f"must be -1 (random) or between 0 and {MAX_SEED}")
+    if not isinstance(request.scheduler, str) or request.scheduler not in SAMPLERS:
         raise InvalidRequestError("scheduler", request.scheduler, f"must be one of {', '.join(SAMPLERS)}")
 
 
-def check_text_to_image(request: TextToImageRequest) -> CheckedInputs:
-    _text("prompt", request.prompt)
-    _text("negative_prompt", request.negative_prompt)
+def check_text_to_image(request: TextToImageRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
+    _text("prompt", request.prompt, limits)
+    _text("negative_prompt", request.negative_prompt, limits)
     for name in ("width", "height"):
         value = getattr(request, name)
         if value is None:
             continue
-        _integer(name, value, MIN_SIZE, MAX_SIZE)
+        _integer(name, value, MIN_SIZE, limits.max_size)
         if value % SIZE_MULTIPLE:
             raise InvalidRequestError(name, value, f"must be a multiple of {SIZE_MULTIPLE}")
+    if request.width is not None and request.height is not None:
+        _pixels("width", (request.width, request.height), 1, request.batch_size, limits)
     return CheckedInputs()
 
 
-def check_semantic_map(request: SemanticMapRequest) -> CheckedInputs:
-    _text("prompt", request.prompt)
-    _text("negative_prompt", request.negative_prompt)
-    color_map = to_rgb("color_map", request.color_map, MAX_IMAGE_SIDE)
+def check_semantic_map(request: SemanticMapRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
+    _text("prompt", request.prompt, limits)
+    _text("negative_prompt", request.negative_prompt, limits)
+    color_map = to_rgb("color_map", request.color_map, limits.max_image_side)
+    _pixels("color_map", color_map.size, 1, request.batch_size, limits)
     snapped = snap_to_palette(np.asarray(color_map))
     if snapped.off_palette_fraction >= 1.0:
         raise InvalidRequestError(
@@ -121,9 +144,9 @@ def check_semantic_map(request: SemanticMapRequest) -> CheckedInputs:
     return CheckedInputs(label_map=snapped.label_map, warnings=warnings)
 
 
-def check_inpaint(request: InpaintRequest) -> CheckedInputs:
-    _text("prompt", request.prompt)
-    _text("negative_prompt", request.negative_prompt)
+def check_inpaint(request: InpaintRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
+    _text("prompt", request.prompt, limits)
+    _text("negative_prompt", request.negative_prompt, limits)
     strength = _number("strength", request.strength, 0.0, 1.0)
     if strength * request.num_inference_steps < 1:
         raise InvalidRequestError("strength", strength, "times num_inference_steps must be at least 1 (one step)")
@@ -132,19 +155,43 @@ def check_inpaint(request: InpaintRequest) -> CheckedInputs:
     for name in ("invert_mask", "only_masked"):
         if not isinstance(getattr(request, name), bool):
             raise InvalidRequestError(name, getattr(request, name), "must be True or False")
-    image = to_rgb("image", request.image, MAX_IMAGE_SIDE)
-    mask = to_mask("mask", request.mask, image.size, request.invert_mask)
+    image = to_rgb("image", request.image, limits.max_image_side)
+    _pixels("image", image.size, 1, request.batch_size, limits)
+    mask = to_mask("mask", request.mask, image.size, request.invert_mask, limits.max_image_side)
     return CheckedInputs(image=image, mask=mask)
 
 
-def check_upscale(request: UpscaleRequest) -> CheckedInputs:
-    image = to_rgb("image", request.image, MAX_UPSCALE_SIDE)
+def check_upscale(request: UpscaleRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
+    image = to_rgb("image", request.image, limits.max_upscale_side)
+    _pixels("image", image.size, UPSCALE_FACTOR, request.batch_size, limits)
     if request.tile_size is not None:
         _integer("tile_size", request.tile_size, MIN_TILE, MAX_TILE)
         if request.tile_size % SIZE_MULTIPLE:
             raise InvalidRequestError("tile_size", request.tile_size, f"must be a multiple of {SIZE_MULTIPLE}")
     _integer("tile_overlap", request.tile_overlap, 0, MAX_TILE_OVERLAP)  # capped at a quarter tile by the task
     return CheckedInputs(image=image)
+
+
+def image_file_error(name: str, error: BaseException, limits: Limits = DEFAULT_LIMITS) -> InvalidRequestError:
+    """The named error for an image that could not be decoded (a bomb, a corrupt or truncated file, an odd format)."""
+    if isinstance(error, Image.DecompressionBombError):
+        side = limits.max_image_side
+        return InvalidRequestError(
+            name,
+            "too many pixels to decode",
+            f"must have at most {limits.max_image_pixels:,} pixels ({side}x{side}); downscale the image first",
+        )
+    return InvalidRequestError(
+        name,
+        f"unreadable image ({type(error).__name__})",
+        "must be a complete PNG, JPEG or WebP file (this one is corrupt, truncated or not an image); "
+        "re-save it and upload again",
+    )
+
+
+def apply_decoder_limit(limits: Limits) -> None:
+    """Pillow refuses (DecompressionBombError) any file past twice `limits.max_image_pixels` before decoding it."""
+    Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
 
 
 def _check_size(name: str, image: object, max_side: int) -> Image.Image:
@@ -155,6 +202,10 @@ def _check_size(name: str, image: object, max_side: int) -> Image.Image:
         raise InvalidRequestError(name, f"{width}x{height}", f"must be at least {MIN_IMAGE_SIDE} pixels on each side")
     if max(width, height) > max_side:
         raise InvalidRequestError(name, f"{width}x{height}", f"must be at most {max_side} pixels on each side")
+    try:
+        image.load()  # a lazily opened file decodes here: a truncated or corrupt one fails by name, not mid-run
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise image_file_error(name, error) from error
     return image
 
 
@@ -173,28 +224,42 @@ def to_rgb(name: str, image: object, max_side: int) -> Image.Image:
     image = _check_size(name, image, max_side)
     if image.mode == "RGB":
         return image
-    if image.mode.startswith("I") or image.mode == "F":
-        return _to_8bit_grey(image).convert("RGB")
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    return image.convert("RGB")
+    try:
+        if image.mode.startswith("I") or image.mode == "F":
+            return _to_8bit_grey(image).convert("RGB")
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        return image.convert("RGB")
+    except (ValueError, OSError, TypeError) as error:
+        raise InvalidRequestError(
+            name, f"mode {image.mode}", "must be an RGB, RGBA, greyscale, 16-bit or palette image (convert it first)"
+        ) from error
 
 
-def to_mask(name: str, mask: object, size: tuple[int, int], invert: bool) -> Image.Image:
+def to_mask(
+    name: str, mask: object, size: tuple[int, int], invert: bool, max_side: int = DEFAULT_LIMITS.max_image_side
+) -> Image.Image:
     """-> binary L (255 = repaint). Transparent layers: alpha > 0 is the mask; otherwise brightness >= 128."""
-    mask = _check_size(name, mask, MAX_IMAGE_SIDE)
+    mask = _check_size(name, mask, max_side)
     if mask.size != size:
         raise InvalidRequestError(
             name, f"{mask.width}x{mask.height}", f"must have the image's size {size[0]}x{size[1]}"
         )
-    if mask.mode == "P":
-        mask = mask.convert("RGBA")
-    alpha = mask.getchannel("A") if mask.mode in ("RGBA", "LA", "PA") else None
-    if alpha is not None and alpha.getextrema()[0] < 255:
-        binary = np.asarray(alpha) > 0
-    else:
-        grey = _to_8bit_grey(mask) if mask.mode.startswith("I") or mask.mode == "F" else mask.convert("L")
-        binary = np.asarray(grey) >= 128
+    if not isinstance(invert, bool):
+        raise InvalidRequestError("invert_mask", invert, "must be True or False")
+    try:
+        if mask.mode == "P":
+            mask = mask.convert("RGBA")
+        alpha = mask.getchannel("A") if mask.mode in ("RGBA", "LA", "PA") else None
+        if alpha is not None and alpha.getextrema()[0] < 255:
+            binary = np.asarray(alpha) > 0
+        else:
+            grey = _to_8bit_grey(mask) if mask.mode.startswith("I") or mask.mode == "F" else mask.convert("L")
+            binary = np.asarray(grey) >= 128
+    except (ValueError, OSError, TypeError) as error:
+        raise InvalidRequestError(
+            name, f"mode {mask.mode}", "must be a greyscale, RGB(A) or palette image (convert it first)"
+        ) from error
     if invert:
         binary = ~binary
     if not binary.any():
