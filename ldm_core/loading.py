@@ -75,7 +75,9 @@ class Loader:
         self.dtype, self.offline, self.cache_dir = dtype, offline, cache_dir
 
     def _options(self, source: str) -> dict[str, Any]:
-        options: dict[str, Any] = {"local_files_only": self.offline or is_local(source)}
+        """A local folder never touches the hub; a single file may fetch its architecture config unless offline."""
+        local_folder = is_local(source) and not is_single_file(source)
+        options: dict[str, Any] = {"local_files_only": self.offline or local_folder}
         if self.cache_dir is not None:
             options["cache_dir"] = str(self.cache_dir)
         return options
