@@ -21,7 +21,7 @@ EXPECTED_SIZE = {"text2img": (64, 48), "semantic": (128, 96), "inpaint": (64, 48
 def make_request(task: str, **fields):
     common = {"num_inference_steps": STEPS, "seed": 7} | fields
     if task == "text2img":
-        return TextToImageRequest(prompt="a tree by the sea", width=64, height=48, **common)
+        return TextToImageRequest(**({"prompt": "a tree by the sea", "width": 64, "height": 48} | common))
     if task == "semantic":
         return SemanticMapRequest(color_map=two_class_map(64, 48), guidance_scale=2.0, **common)
     if task == "inpaint":
@@ -145,3 +145,12 @@ def test_results_are_saved_per_task_and_date_with_infotext(engine):
         assert path.suffix == ".png" and read_png_infotext(path) == text
     assert result.saved_paths[0] != result.saved_paths[1]
     assert not list(result.saved_paths[0].parent.glob(".partial-*"))
+
+
+def test_prompt_words_the_model_cannot_read_are_reported(engine):
+    unknown = engine.run(make_request("text2img", prompt="a castle of cheese"))
+    assert any("castle, cheese" in warning for warning in unknown.warnings)
+    long = engine.run(make_request("text2img", prompt=" ".join(["tree"] * 40)))
+    assert any("42 tokens" in warning and "first 32" in warning for warning in long.warnings)
+    known = engine.run(make_request("text2img", prompt="a tree and the sea"))
+    assert not any("does not know" in warning for warning in known.warnings)

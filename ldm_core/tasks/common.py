@@ -46,3 +46,22 @@ def fit_size(width: int, height: int, native: int, multiple: int) -> tuple[int, 
     """Scale (width, height) so the longer side is `native`, keeping the aspect; snap both to `multiple`."""
     scale = native / max(width, height)
     return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in (width, height))  # type: ignore[return-value]
+
+
+def prompt_warnings(pipe: Any, prompt: str, field: str = "prompt") -> list[str]:
+    """What the text encoder will not see: tokens past its window, and words outside its vocabulary."""
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if tokenizer is None or not prompt.strip():
+        return []
+    warnings = []
+    count, limit = len(tokenizer(prompt).input_ids), tokenizer.model_max_length
+    if count > limit:
+        warnings.append(f"the {field} is {count} tokens; the model reads only the first {limit}")
+    unk = tokenizer.unk_token_id
+    if unk is not None:
+        words = dict.fromkeys(word.strip(".,;:!?()[]\"'").lower() for word in prompt.split())
+        unknown = [w for w in words if w and tokenizer(w, add_special_tokens=False).input_ids == [unk]]
+        if unknown:
+            shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+            warnings.append(f"words in the {field} the model does not know (ignored): {shown}")
+    return warnings

@@ -10,7 +10,7 @@ from PIL import Image, ImageFilter
 
 from ..requests import InpaintRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, fit_size
+from .common import RunContext, TaskOutput, fit_size, prompt_warnings
 
 
 def mask_region(mask: Image.Image, padding: int) -> tuple[int, int, int, int]:
@@ -67,4 +67,7 @@ def run(request: InpaintRequest, inputs: CheckedInputs, context: RunContext) -> 
         "Inpaint area": "Only masked" if request.only_masked else None,
         "Masked area padding": request.only_masked_padding if request.only_masked else None,
     }
-    return TaskOutput(images, size, params=params)
+    warnings = prompt_warnings(loaded.pipe, request.prompt) + prompt_warnings(
+        loaded.pipe, request.negative_prompt, "negative prompt"
+    )
+    return TaskOutput(images, size, params=params, warnings=warnings)

@@ -9,7 +9,7 @@ from PIL import Image
 from ..palette import label_map_to_color
 from ..requests import SemanticMapRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, fit_size
+from .common import RunContext, TaskOutput, fit_size, prompt_warnings
 
 
 def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
@@ -31,6 +31,7 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
                 generator=context.generators(),
             ).images
         else:
+            warnings += prompt_warnings(loaded.pipe, request.prompt)
             images = loaded.pipe(
                 prompt=request.prompt,
                 negative_prompt=request.negative_prompt or None,

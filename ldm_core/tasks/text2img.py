@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput
+from .common import RunContext, TaskOutput, prompt_warnings
 
 
 def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
@@ -18,7 +18,9 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
         "guidance_scale": request.guidance_scale,
         "generator": context.generators(),
     }
-    warnings = []
+    warnings = prompt_warnings(loaded.pipe, request.prompt) + prompt_warnings(
+        loaded.pipe, request.negative_prompt, "negative prompt"
+    )
     with context.monitor(request.num_inference_steps) as monitor:
         if loaded.kind == "ldm_text":
             if request.negative_prompt:
