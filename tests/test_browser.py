@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RESULT_TIMEOUT_MS = 120_000  # real models on 2 CPU cores; the tiny ones answer in a second or two
+UI_TIMEOUT_MS = 60_000  # a busy 2-core machine (training in the background) can take seconds to render
 STEPS = int(os.environ.get("STUDIO_TEST_STEPS", TINY_STEPS))
 
 
@@ -50,6 +51,8 @@ def page(studio_url: str) -> Iterator[Page]:  # noqa: F811
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        expect.set_options(timeout=UI_TIMEOUT_MS)
         page.goto(studio_url)
         expect(page.locator("#status-line")).to_contain_text("tasks:")
         yield page
@@ -86,6 +89,16 @@ def expect_loaded_image(page: Page, selector: str) -> None:
     )
 
 
+def wait_until_idle(page: Page, component_id: str) -> None:
+    """Wait out an event that updates a component: its progress bar shows up (if we are in time), then goes away."""
+    progress = page.locator(f"#{component_id} .eta-bar")
+    try:
+        expect(progress).to_have_count(1, timeout=3_000)
+    except AssertionError:
+        pass  # already done
+    expect(progress).to_have_count(0, timeout=RESULT_TIMEOUT_MS)
+
+
 def screenshot(page: Page, folder: Path, name: str) -> None:
     page.wait_for_timeout(300)  # let toasts and the gallery settle
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
@@ -110,6 +123,22 @@ def test_semantic_map_painted_on_the_canvas(page: Page, screenshot_dir: Path):
     page.locator("#semantic-generate").click()
     expect_loaded_image(page, "#semantic-gallery img")
     screenshot(page, screenshot_dir, "semantic")
+
+
+def test_an_off_palette_map_warns_that_it_was_snapped(page: Page, tmp_path: Path):
+    from PIL import Image, ImageFilter
+
+    blurred = tmp_path / "blurred_map.png"
+    Image.open(EXAMPLES / "semantic" / "beach.png").filter(ImageFilter.GaussianBlur(4)).save(blurred)
+    open_tab(page, "Semantic map")
+    with page.expect_file_chooser() as chooser:
+        page.locator("#semantic-upload").click()
+    chooser.value.set_files(str(blurred))
+    expect(page.locator("#semantic-map-source")).to_contain_text("Loaded blurred_map.png")
+    wait_until_idle(page, "semantic-editor")
+    set_steps(page, "semantic")
+    page.locator("#semantic-generate").click()
+    expect(page.get_by_text("snapped to the nearest class")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
 
 
 def test_send_to_inpainting_then_inpaint(page: Page, screenshot_dir: Path):

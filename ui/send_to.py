@@ -6,6 +6,8 @@ from typing import Any
 
 import gradio as gr
 
+from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
+
 from .tabs.common import selected_image
 from .tabs.inpaint import InpaintTab
 from .tabs.png_info import PngInfoTab, lookup, normalized
@@ -72,14 +74,17 @@ def _text(*names: str):
     return lambda parameters: lookup(parameters, *names)
 
 
-def _flag(*names: str):
-    def convert(parameters: dict) -> bool | None:
-        value = lookup(parameters, *names)
-        if value is None:
-            return None
-        return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
+def _says(name: str, meaning: str):
+    """A1111 writes some switches only when on ("Mask mode: Inpaint not masked"): absent means off."""
+    return lambda parameters: str(lookup(parameters, name) or "").lower() == meaning.lower()
 
-    return convert
+
+def _sampler(parameters: dict) -> str | None:
+    """Infotext holds the A1111 label ("DPM++ 2M"); the dropdown holds our name ("dpm++2m")."""
+    value = lookup(parameters, "sampler", "scheduler")
+    if value is None:
+        return None
+    return SAMPLER_BY_LABEL.get(value, value if value in SAMPLERS else None)
 
 
 def _size(index: int):
@@ -98,7 +103,7 @@ def _size(index: int):
 
 def _sampling(sampling) -> list[tuple[Any, Any]]:
     fields = [
-        (sampling.scheduler, _text("sampler", "scheduler")),
+        (sampling.scheduler, _sampler),
         (sampling.steps, _number("steps", "num_inference_steps", cast=int)),
         (sampling.seed, _number("seed", cast=int)),
     ]
@@ -126,9 +131,9 @@ def _parameter_targets(text2img: Text2ImgTab, semantic: SemanticTab, inpaint: In
             *_sampling(inpaint.sampling),
             (inpaint.strength, _number("denoising_strength", "strength")),
             (inpaint.mask_blur, _number("mask_blur", cast=int)),
-            (inpaint.invert_mask, _flag("invert_mask")),
-            (inpaint.only_masked, _flag("only_masked")),
-            (inpaint.padding, _number("only_masked_padding", "padding", cast=int)),
+            (inpaint.invert_mask, _says("mask_mode", "Inpaint not masked")),
+            (inpaint.only_masked, _says("inpaint_area", "Only masked")),
+            (inpaint.padding, _number("masked_area_padding", cast=int)),
         ],
         "upscale": [
             *_sampling(upscale.sampling),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from ldm_core.palette import CLASS_ID, PALETTE
 from ldm_core.requests import SemanticMapRequest
@@ -59,6 +60,12 @@ def build(runner: EngineRunner) -> SemanticTab:
                 label="Semantic map: paint with the class colours, or upload an ADE20K colour map",
                 elem_id="semantic-editor",
             )
+            with gr.Row():
+                upload = gr.UploadButton(
+                    "Upload a colour map", file_types=["image"], size="sm", elem_id="semantic-upload"
+                )
+                blank = gr.Button("Blank (sky) canvas", size="sm", elem_id="semantic-blank")
+            source = gr.Markdown("", elem_id="semantic-map-source")
             examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
             if examples:
                 gr.Examples(examples, inputs=[editor], label="Ready-made maps", elem_id="semantic-examples")
@@ -103,6 +110,19 @@ def build(runner: EngineRunner) -> SemanticTab:
         )
         return gallery_values(runner.run(generation, session_of(request), progress))
 
+    def load_map(path: str) -> tuple[Image.Image, str]:
+        try:
+            with Image.open(path) as image:
+                color_map = image.convert("RGB")
+        except (OSError, ValueError) as error:
+            raise gr.Error("Could not read that file as an image.", print_exception=False) from error
+        return color_map, f"Loaded {Path(path).name} ({color_map.width}×{color_map.height})"
+
+    def blank_canvas() -> tuple[Image.Image, str]:
+        return filled_canvas(CANVAS_SIZE, FILL_CLASS), f"Blank canvas ({FILL_CLASS})"
+
+    upload.upload(load_map, [upload], [editor, source], api_visibility="private")
+    blank.click(blank_canvas, None, [editor, source], api_visibility="private")
     inputs = [editor, prompt, negative_prompt, *sampling.components()]
     generate.click(semantic, inputs, gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE)
     wire_cancel(cancel, runner)
