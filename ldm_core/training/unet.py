@@ -155,6 +155,10 @@ def make_batch(data: LatentData, cfg: UNetConfig, vae: AutoencoderKL, rng: np.ra
         y, x = rng.integers(0, size - cfg.latent_crop + 1, 2)
         crop = (slice(None), slice(None), slice(y, y + cfg.latent_crop), slice(x, x + cfg.latent_crop))
         latents, batch["condition"] = latents[crop], batch["condition"][crop]
+    if cfg.task != "inpaint" and rng.random() < 0.5:  # mirror the scene (latents, map, low-res image together)
+        latents = latents.flip(-1)
+        if "condition" in batch:
+            batch["condition"] = batch["condition"].flip(-1)
     batch["latents"] = latents
     return batch
 
