@@ -20,7 +20,7 @@ from ..pipelines.semantic_map import label_map_to_condition
 
 logger = logging.getLogger(__name__)
 
-PHOTO_CROPS = 1000  # real-photo crops added to the super-resolution data
+PHOTO_CROPS = 400  # real-photo crops added to the super-resolution data
 
 
 @dataclass
@@ -131,11 +131,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--vae", default="runs/autoencoder/vae")
     parser.add_argument("--cache", type=Path, default=Path("cache"))
-    parser.add_argument("--num-scenes", type=int, default=4000)
+    parser.add_argument("--num-scenes", type=int, default=2000)
+    parser.add_argument("--photos", action="store_true", help="also encode the real-photo crops (x4 data)")
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     vae = AutoencoderKL.from_pretrained(args.vae).eval()
-    load_latent_data(args.cache, vae, args.num_scenes, "upscale")  # scenes and photo crops
+    load_latent_data(args.cache, vae, args.num_scenes, "upscale" if args.photos else "text")  # scenes (and photo crops with --photos)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 class UNetConfig:
     task: str = "text"
     size: str = "full"
-    num_scenes: int = 4000
+    num_scenes: int = 2000
     batch_size: int = 32
     latent_crop: int = 0  # >0: train on random latent crops (only for the purely convolutional concat tasks)
     lr: float = 3e-4
