@@ -139,7 +139,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     vae = AutoencoderKL.from_pretrained(args.vae).eval()
-    load_latent_data(args.cache, vae, args.num_scenes, "upscale" if args.photos else "text")  # scenes (and photo crops with --photos)
+    load_latent_data(args.cache, vae, args.num_scenes, "upscale" if args.photos else "text")
 
 
 if __name__ == "__main__":
