@@ -4,17 +4,38 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from ldm_core import Engine, EngineConfig
+from ldm_core.limits import Limits
 from ldm_core.presets import PRESETS
 from ui import build_demo
 
 logger = logging.getLogger("app")
+
+GENERATED_USER = "studio"
+LIMIT_FLAGS = {  # Limits field -> help; each is a --max-... flag whose default is the field's default
+    "max_steps": "denoising steps per image",
+    "max_batch": "images per request",
+    "max_pixels": "output pixels per request (width x height x batch; x16 for super-resolution)",
+    "max_prompt_chars": "characters in a prompt or negative prompt",
+    "max_size": "text-to-image width and height",
+    "max_image_side": "input image side (inpainting, semantic maps); Pillow refuses files past twice its square",
+    "max_upscale_side": "super-resolution input side",
+}
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +49,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, default=None, help="port (default 7860, or the next free one)")
     serve.add_argument("--auth", metavar="USER:PASS", help="require this login")
     serve.add_argument("--auth-file", type=Path, metavar="FILE", help="require a login from FILE (user:pass lines)")
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve --share/--listen WITHOUT a login (by default they generate a password and print it once)",
+    )
+    serve.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="ask for a login on loopback too (a password is generated when --auth gives none)",
+    )
+    serve.add_argument(
+        "--concurrency", type=positive_int, default=1, help="jobs running at once on the device (default 1)"
+    )
+    serve.add_argument(
+        "--max-queue",
+        type=positive_int,
+        default=16,
+        help="requests waiting at most; more are refused with 'queue is full, try again' (default 16)",
+    )
+    serve.add_argument(
+        "--max-upload-mb", type=float, default=20.0, help="largest uploaded file in megabytes (default 20)"
+    )
+    limits = parser.add_argument_group("per-request limits")
+    for name, text in LIMIT_FLAGS.items():
+        default = Limits.__dataclass_fields__[name].default
+        limits.add_argument(
+            f"--{name.replace('_', '-')}", type=positive_int, default=default, help=f"{text} ({default})"
+        )
     models = parser.add_argument_group("models")
     models.add_argument(
         "--preset",
@@ -72,7 +121,12 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         outputs_dir=args.outputs,
         save_outputs=not args.no_save,
         offline=args.offline,
+        limits=limits_from(args),
     )
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    return Limits(**{field.name: getattr(args, field.name) for field in fields(Limits)})
 
 
 def read_auth(args: argparse.Namespace) -> list[tuple[str, str]] | None:
@@ -86,23 +140,72 @@ def read_auth(args: argparse.Namespace) -> list[tuple[str, str]] | None:
         if not line or line.startswith("#"):
             continue
         user, sep, password = line.partition(":")
-        if not sep or not user or not password:
-            raise SystemExit(f"login {line.split(':')[0]!r}: expected user:pass")
+        if not sep or not user or not password:  # the line may be a bare password: never echo it
+            raise SystemExit(f"login #{len(logins) + 1}: expected user:pass")
         logins.append((user, password))
     return logins or None
 
 
-def launch(demo: gr.Blocks, args: argparse.Namespace) -> None:
-    """Serve; when --share cannot open its tunnel, say so plainly and keep serving locally."""
-    launch_kwargs: dict[str, Any] = {
+@dataclass(frozen=True)
+class Access:
+    logins: list[tuple[str, str]] | None  # None: no login asked
+    generated: tuple[str, str] | None = None  # a login made up here, to print once on the terminal
+
+
+def resolve_access(args: argparse.Namespace) -> Access:
+    """--share and --listen need a login: --auth/--auth-file, else a generated password; --no-auth opts out loudly."""
+    logins = read_auth(args)
+    public = args.share or args.listen
+    if args.no_auth:
+        if logins or args.require_auth:
+            raise SystemExit("--no-auth contradicts --auth, --auth-file and --require-auth: pick one")
+        if public:
+            logger.warning(
+                "Serving WITHOUT a login (--no-auth): anyone who can reach %s can run jobs on this device.",
+                "the public share link" if args.share else "this machine's port",
+            )
+        return Access(None)
+    if logins:
+        return Access(logins)
+    if public or args.require_auth:
+        login = (GENERATED_USER, secrets.token_urlsafe(12))
+        return Access([login], generated=login)
+    return Access(None)
+
+
+def print_credentials(login: tuple[str, str]) -> None:
+    """On the terminal (stdout) only, once: the logging handlers never see the password."""
+    print(
+        f"\n  Login required.  user: {login[0]}   password: {login[1]}\n"
+        "  (shown once, here only; pass --auth USER:PASS to choose your own)\n",
+        file=sys.stdout,
+        flush=True,
+    )
+
+
+def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
+    """gradio launch() keywords: loopback unless --listen; only the outputs folder is served as files."""
+    blocked = [path for path in (args.model_dir, args.auth_file) if path is not None]
+    return {
         "server_name": "0.0.0.0" if args.listen else "127.0.0.1",
         "server_port": args.port,
-        "auth": read_auth(args),
+        "auth": access.logins,
         "share": args.share,
         "prevent_thread_lock": True,
+        "max_file_size": int(args.max_upload_mb * 1024 * 1024),
+        "allowed_paths": [] if args.no_save else [str(args.outputs)],
+        "blocked_paths": [str(path) for path in blocked],
+        "show_error": False,  # only studio errors (gr.Error) reach the browser; tracebacks stay in the log
     }
-    demo.queue(default_concurrency_limit=1)
-    _, local_url, share_url = demo.launch(**launch_kwargs)
+
+
+def launch(demo: gr.Blocks, args: argparse.Namespace) -> None:
+    """Serve; when --share cannot open its tunnel, say so plainly and keep serving locally."""
+    access = resolve_access(args)
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.max_queue)
+    _, local_url, share_url = demo.launch(**launch_options(args, access))
+    if access.generated:
+        print_credentials(access.generated)
     if args.share and not share_url:
         logger.warning(
             "No share link: the tunnel to gradio.live could not be made (no network, or the tunnel "

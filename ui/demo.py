@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from .inputs import name_input_errors
 from .runner import EngineRunner
 from .send_to import wire_send_to
 from .tabs import inpaint, png_info, semantic, text2img, upscale
@@ -65,4 +66,5 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                 png_info_tab = png_info.build()
         wire_send_to(tabs, text2img_tab, semantic_tab, inpaint_tab, upscale_tab, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
+    name_input_errors(demo, getattr(getattr(engine, "config", None), "limits", None))
     return demo

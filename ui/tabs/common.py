@@ -9,7 +9,9 @@ import gradio as gr
 from ..controls import ResultPanel
 from ..runner import EngineRunner, session_of
 
-ENGINE_QUEUE = {"concurrency_id": "engine", "concurrency_limit": 1}  # one engine, one run at a time
+# One engine queue for every tab. Its limit is the queue's default_concurrency_limit (gradio's default 1; the app's
+# --concurrency); the engine's lock still serialises model runs whatever the limit.
+ENGINE_QUEUE = {"concurrency_id": "engine", "concurrency_limit": "default"}
 
 
 def wire_cancel(button: gr.Button, runner: EngineRunner, api_name: str | None = None) -> None:

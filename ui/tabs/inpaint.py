@@ -126,10 +126,10 @@ def build(runner: EngineRunner) -> InpaintTab:
     ):
         image = editor_background(image_and_mask)
         if image is None:
-            raise gr.Error("Upload an image to inpaint first.", print_exception=False)
+            raise gr.Error("image: upload an image to inpaint first.", print_exception=False)
         mask = editor_mask(image_and_mask)
         if mask is None:
-            raise gr.Error("Paint the area to repaint over the image (the mask is empty).", print_exception=False)
+            raise gr.Error("mask: paint the area to repaint over the image (the mask is empty).", print_exception=False)
         generation = InpaintRequest(
             image=image,
             mask=mask,

@@ -83,7 +83,7 @@ def build(runner: EngineRunner) -> UpscaleTab:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ):
         if image is None:
-            raise gr.Error("Upload an image to upscale first.", print_exception=False)
+            raise gr.Error("image: upload an image to upscale first.", print_exception=False)
         generation = UpscaleRequest(
             image=image,
             tile_size=int(tile_size) or None,
