@@ -19,7 +19,7 @@ from ui_fixtures import TINY_STEPS, studio_url, ui_model_root  # noqa: F401 (fix
 
 from ldm_core.errors import CancelledError, InvalidRequestError
 from ldm_core.infotext import read_png_infotext
-from ldm_core.requests import GenerationResult
+from ldm_core.requests import GenerationResult, ProgressEvent
 
 NATIVE = 128  # the built-in family's native size
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -149,6 +149,16 @@ class _WaitingEngine:
         raise CancelledError("Cancelled; nothing was saved.")
 
 
+class _PreviewingEngine:
+    """Three steps, each with a latent preview, then one image."""
+
+    def run(self, request, progress=None, cancel=None) -> GenerationResult:
+        for step in range(3):
+            progress(ProgressEvent(step=step, total_steps=3, preview=Image.new("RGB", (8, 8), (step, 0, 0))))
+        image = Image.new("RGB", (16, 16))
+        return GenerationResult(task="text2img", images=[image], seed=1, model="m", infotexts=["x"], warnings=[])
+
+
 def _request():
     from ldm_core.requests import TextToImageRequest
 
@@ -171,6 +181,34 @@ def test_unexpected_errors_are_logged_and_shown_generically(caplog: pytest.LogCa
         runner.run(_request(), session="s")
     assert raised.value.message == GENERIC_ERROR
     assert "CUDA kernel exploded" in caplog.text  # the traceback is in the log, not in the browser
+
+
+def test_previews_stream_before_the_result(monkeypatch: pytest.MonkeyPatch):
+    from ui import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "PREVIEW_INTERVAL_S", 0.0)
+    items = list(runner_module.EngineRunner(_PreviewingEngine()).stream(_request(), session="s"))
+    assert [item.getpixel((0, 0))[0] for item in items[:-1]] == [0, 1, 2]
+    assert isinstance(items[-1], GenerationResult) and items[-1].images[0].size == (16, 16)
+
+
+def test_closing_the_stream_cancels_the_run():
+    """Gradio closes a handler's generator when the browser leaves: the engine must stop, not finish for nobody."""
+    from ui.runner import EngineRunner
+
+    cancelled = threading.Event()
+
+    class PreviewThenWait:
+        def run(self, request, progress=None, cancel=None) -> GenerationResult:
+            progress(ProgressEvent(step=0, total_steps=9, preview=Image.new("RGB", (8, 8))))
+            if cancel.wait(timeout=10):
+                cancelled.set()
+            raise CancelledError("Cancelled by the user; nothing was saved.")
+
+    stream = EngineRunner(PreviewThenWait()).stream(_request(), session="s")
+    assert isinstance(next(stream), Image.Image)
+    stream.close()
+    assert cancelled.wait(timeout=10)
 
 
 def test_cancel_stops_only_that_sessions_run():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from ldm_core.infotext import PNG_KEY
-from ldm_core.requests import SCHEDULERS, GenerationRequest
+from ldm_core.requests import SCHEDULERS, GenerationRequest, GenerationResult
 
 MAX_SEED = 2**32 - 1
 
@@ -140,6 +141,15 @@ def result_panel(prefix: str, label: str = "Result") -> ResultPanel:
 
 def gallery_outputs(panel: ResultPanel) -> list:
     return [panel.gallery, panel.seed_used, panel.infotext, panel.infotexts, panel.selected]
+
+
+def gallery_stream(runner: Any, generation: Any, session: str, progress: Any) -> Iterator[tuple]:
+    """Handler outputs for `gallery_outputs` as the run goes: the latent preview alone, then the finished images."""
+    for item in runner.stream(generation, session, progress):
+        if isinstance(item, GenerationResult):
+            yield gallery_values(item)
+        else:
+            yield [item], gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
 
 def gallery_values(result: Any) -> tuple:

@@ -12,7 +12,7 @@ from ..controls import (
     ResultPanel,
     SamplingControls,
     gallery_outputs,
-    gallery_values,
+    gallery_stream,
     request_default,
     result_panel,
     sampling_controls,
@@ -142,7 +142,7 @@ def build(runner: EngineRunner) -> InpaintTab:
             only_masked_padding=int(only_masked_padding),
             **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
         )
-        return gallery_values(runner.run(generation, session_of(request), progress))
+        yield from gallery_stream(runner, generation, session_of(request), progress)
 
     inputs = [
         editor,

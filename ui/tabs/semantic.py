@@ -15,7 +15,7 @@ from ..controls import (
     ResultPanel,
     SamplingControls,
     gallery_outputs,
-    gallery_values,
+    gallery_stream,
     result_panel,
     sampling_controls,
     sampling_kwargs,
@@ -108,7 +108,7 @@ def build(runner: EngineRunner) -> SemanticTab:
             negative_prompt=negative_prompt or "",
             **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
         )
-        return gallery_values(runner.run(generation, session_of(request), progress))
+        yield from gallery_stream(runner, generation, session_of(request), progress)
 
     def load_map(path: str) -> tuple[Image.Image, str]:
         try:

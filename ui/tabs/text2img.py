@@ -12,7 +12,7 @@ from ..controls import (
     ResultPanel,
     SamplingControls,
     gallery_outputs,
-    gallery_values,
+    gallery_stream,
     result_panel,
     sampling_controls,
     sampling_kwargs,
@@ -87,7 +87,7 @@ def build(runner: EngineRunner) -> Text2ImgTab:
             height=int(height) or None,
             **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
         )
-        return gallery_values(runner.run(generation, session_of(request), progress))
+        yield from gallery_stream(runner, generation, session_of(request), progress)
 
     inputs = [prompt, negative_prompt, *sampling.components(), width, height]
     generate.click(text2img, inputs, gallery_outputs(result), api_name="text2img", **ENGINE_QUEUE)
