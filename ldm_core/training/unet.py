@@ -56,6 +56,7 @@ class UNetConfig:
     checkpoint_every: int = 200
     vae: str = "runs/autoencoder/vae"
     init_from: str = ""  # a folder with unet/ (and text_encoder/, tokenizer/) to start from
+    train_text_encoder: bool = True  # text task only; freeze it once inpainting has started from it
 
 
 TINY = dict(size="tiny", num_scenes=64, batch_size=4, max_steps=10, checkpoint_every=5)
@@ -104,7 +105,7 @@ class TaskModel(torch.nn.Module):
 
     def trainable(self) -> list[torch.nn.Parameter]:
         params = list(self.unet.parameters())
-        if self.cfg.task == "text":  # the text encoder trains jointly with the text-to-image UNet only
+        if self.cfg.task == "text" and self.cfg.train_text_encoder:  # jointly with the text UNet only
             params += list(self.text_encoder.parameters())
         return params
 
@@ -172,7 +173,10 @@ def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
     optimizer = torch.optim.AdamW(model.trainable(), lr=cfg.lr, weight_decay=0.01)
     ema = EMAModel(model.unet.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
     modules = {"unet": model.unet, **({"text_encoder": model.text_encoder} if model.tokenizer else {})}
-    state = load_checkpoint(out_dir, modules, optimizer)
+    try:
+        state = load_checkpoint(out_dir, modules, optimizer)
+    except ValueError:  # the trainable set changed (e.g. the text encoder was frozen): keep weights, fresh optimizer
+        state = load_checkpoint(out_dir, modules, None)
     ema_path = out_dir / "ema.pt"
     if ema_path.exists():
         ema.load_state_dict(torch.load(ema_path, weights_only=False))
@@ -232,11 +236,13 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--freeze-text-encoder", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = UNetConfig(task=args.task, **(TINY if args.size == "tiny" else {}))
+    cfg.train_text_encoder = not args.freeze_text_encoder
     for key in ("vae", "init_from", "latent_crop", "batch_size", "num_scenes", "max_minutes", "max_steps"):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))
