@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from ldm_core import Engine, EngineConfig
+from ldm_core.errors import StudioError
 from ldm_core.limits import Limits
 from ldm_core.presets import PRESETS
 from ui import build_demo
@@ -86,6 +87,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "LDM x4; ldm-paper: the CompVis LDM checkpoints",
     )
     models.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="TASK=WHERE",
+        help="serve TASK (text2img, inpaint, semantic, upscale) from WHERE instead of the preset's model: a hub id, "
+        "a local diffusers folder or a single .safetensors checkpoint; repeatable",
+    )
+    models.add_argument(
         "--model-dir", type=Path, default=None, help="folder of the built-in family (default assets/builtin)"
     )
     models.add_argument("--offline", action="store_true", help="never contact the model hub; use local files only")
@@ -112,6 +121,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     return EngineConfig(
         preset=args.preset,
         model_root=args.model_dir,
+        sources=parse_sources(args.source),
         device=args.device,
         dtype=args.dtype,
         offload=args.offload,
@@ -123,6 +133,17 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         offline=args.offline,
         limits=limits_from(args),
     )
+
+
+def parse_sources(items: list[str]) -> dict[str, str] | None:
+    """["text2img=/models/v1-5.safetensors"] -> {"text2img": "/models/v1-5.safetensors"}; the engine checks tasks."""
+    sources = {}
+    for item in items:
+        task, sep, where = item.partition("=")
+        if not sep or not task.strip() or not where.strip():
+            raise SystemExit(f"--source {item!r}: expected TASK=WHERE, e.g. text2img=/models/v1-5.safetensors")
+        sources[task.strip()] = where.strip()
+    return sources or None
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
@@ -224,6 +245,9 @@ if __name__ == "__main__":
         level=logging.DEBUG if arguments.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    demo = build_demo(Engine(engine_config(arguments)))
+    try:
+        engine = Engine(engine_config(arguments))
+    except StudioError as error:  # a bad --preset/--source/--device/...: say which, no traceback
+        raise SystemExit(f"Cannot start: {error}") from None
+    demo = build_demo(engine)
     launch(demo, arguments)
-    sys.exit(0)
