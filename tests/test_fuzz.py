@@ -19,7 +19,7 @@ from gradio_client.exceptions import AppError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from ui_fixtures import TINY_STEPS, free_port, make_engine
+from ui_fixtures import TINY_STEPS, free_port
 
 from ldm_core.errors import InvalidRequestError
 from ldm_core.palette import PALETTE
@@ -202,10 +202,11 @@ def test_engine_names_the_field_of_every_bad_request(engine):
 
 # ---- through the HTTP API ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def api_client(family_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+def api_client(engine) -> Iterator[Client]:
+    """The session's engine (tiny family) behind a fresh server."""
     from ui import build_demo
 
-    demo = build_demo(make_engine(family_root, tmp_path_factory.mktemp("outputs")))
+    demo = build_demo(engine)
     demo.queue()
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, share=False
