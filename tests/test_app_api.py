@@ -7,6 +7,7 @@ generated PNG carries survive the PNG-info tab.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
 from PIL import Image
 from ui_fixtures import TINY_STEPS, studio_url, ui_model_root  # noqa: F401 (fixtures)
 
@@ -235,6 +237,40 @@ def test_cancel_stops_only_that_sessions_run():
     assert len(failure) == 1 and isinstance(failure[0], gr.Error) and failure[0].title == "Cancelled"
 
 
+def test_the_cancel_endpoint_stops_the_callers_running_job():
+    """/cancel from the same client session ends its running /text2img with the engine's CancelledError message."""
+    from ui_fixtures import free_port
+
+    from ui import build_demo
+
+    class RunsUntilCancelled:
+        def run(self, request, progress=None, cancel=None) -> GenerationResult:
+            if cancel.wait(timeout=60):
+                raise CancelledError("Cancelled by the user; nothing was saved.")
+            raise AssertionError("never cancelled")
+
+        def task_status(self) -> dict:
+            return {"text2img": None}
+
+        def describe(self) -> dict:
+            return {"preset": "stand-in"}
+
+    demo = build_demo(RunsUntilCancelled())
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        job = client.submit(prompt="sky", api_name="/text2img")
+        deadline = time.monotonic() + 60
+        while job.status().code != Status.PROCESSING and time.monotonic() < deadline:
+            time.sleep(0.1)
+        client.predict(api_name="/cancel")
+        with pytest.raises(AppError, match="Cancelled by the user"):
+            job.result(timeout=60)
+    finally:
+        demo.close()
+
+
 def test_importing_app_builds_the_demo_without_loading_a_model():
     import app
 
@@ -242,6 +278,10 @@ def test_importing_app_builds_the_demo_without_loading_a_model():
     args = app.parse_args(["--preset", "sd15", "--offload", "model", "--vae-tiling", "--port", "7000"])
     config = app.engine_config(args)
     assert (config.preset, config.offload, config.vae_tiling) == ("sd15", "model", True)
+    sources = app.engine_config(app.parse_args(["--source", "text2img=/m/sd.safetensors", "--source", "upscale=a/b"]))
+    assert sources.sources == {"text2img": "/m/sd.safetensors", "upscale": "a/b"}
+    with pytest.raises(SystemExit, match="TASK=WHERE"):
+        app.parse_sources(["text2img"])
 
 
 def test_auth_file_lines(tmp_path: Path):

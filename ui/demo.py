@@ -44,7 +44,9 @@ def status_markdown(engine: Any) -> str:
             if reason is None
             else f"{name} ✗ <span title='{html.escape(reason)}'>({html.escape(reason)})</span>"
         )
-    return " · ".join(fields) + "<br>tasks: " + ", ".join(task_parts)
+    lines = [" · ".join(fields), "tasks: " + ", ".join(task_parts)]
+    lines += [f"<small>note: {html.escape(str(notice))}</small>" for notice in description.get("notices") or []]
+    return "<br>".join(lines)
 
 
 def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:

@@ -14,15 +14,15 @@ from ..runner import EngineRunner, session_of
 ENGINE_QUEUE = {"concurrency_id": "engine", "concurrency_limit": "default"}
 
 
-def wire_cancel(button: gr.Button, runner: EngineRunner, api_name: str | None = None) -> None:
-    """Cancel stops this browser session's run at its next denoising step (runs outside the queue)."""
+def wire_cancel(button: gr.Button, runner: EngineRunner, runs: list[Any], api_name: str | None = None) -> None:
+    """Cancel stops this browser session's run at its next denoising step, and drops its jobs still in the queue."""
 
     def cancel(request: gr.Request) -> None:
         runner.cancel(session_of(request))
         gr.Info("Cancelling at the next step…")
 
     visibility = "public" if api_name else "private"
-    button.click(cancel, None, None, api_name=api_name, api_visibility=visibility, queue=False)
+    button.click(cancel, None, None, api_name=api_name, api_visibility=visibility, queue=False, cancels=runs)
 
 
 def wire_reuse_seed(panel: ResultPanel, seed_input: gr.Number) -> None:

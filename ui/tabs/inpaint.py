@@ -155,8 +155,8 @@ def build(runner: EngineRunner) -> InpaintTab:
         padding,
         *sampling.components(),
     ]
-    generate.click(inpaint, inputs, gallery_outputs(result), api_name="inpaint", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner)
+    run = generate.click(inpaint, inputs, gallery_outputs(result), api_name="inpaint", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner, [run])
     wire_reuse_seed(result, sampling.seed)
     return InpaintTab(
         editor,

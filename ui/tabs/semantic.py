@@ -124,7 +124,7 @@ def build(runner: EngineRunner) -> SemanticTab:
     upload.upload(load_map, [upload], [editor, source], api_visibility="private")
     blank.click(blank_canvas, None, [editor, source], api_visibility="private")
     inputs = [editor, prompt, negative_prompt, *sampling.components()]
-    generate.click(semantic, inputs, gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner)
+    run = generate.click(semantic, inputs, gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner, [run])
     wire_reuse_seed(result, sampling.seed)
     return SemanticTab(editor, prompt, negative_prompt, sampling, result, send_to_inpaint, send_to_upscale)

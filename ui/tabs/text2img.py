@@ -90,8 +90,8 @@ def build(runner: EngineRunner) -> Text2ImgTab:
         yield from gallery_stream(runner, generation, session_of(request), progress)
 
     inputs = [prompt, negative_prompt, *sampling.components(), width, height]
-    generate.click(text2img, inputs, gallery_outputs(result), api_name="text2img", **ENGINE_QUEUE)
-    prompt.submit(text2img, inputs, gallery_outputs(result), api_visibility="private", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner, "cancel")
+    run = generate.click(text2img, inputs, gallery_outputs(result), api_name="text2img", **ENGINE_QUEUE)
+    submitted = prompt.submit(text2img, inputs, gallery_outputs(result), api_visibility="private", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner, [run, submitted], "cancel")
     wire_reuse_seed(result, sampling.seed)
     return Text2ImgTab(prompt, negative_prompt, sampling, width, height, result, send_to_inpaint, send_to_upscale)

@@ -98,6 +98,6 @@ def build(runner: EngineRunner) -> UpscaleTab:
         return (before, upscaled), result.seed, text
 
     inputs = [image, *sampling.components(), tile_size, tile_overlap]
-    generate.click(upscale, inputs, [comparison, seed_used, infotext], api_name="upscale", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner)
+    run = generate.click(upscale, inputs, [comparison, seed_used, infotext], api_name="upscale", **ENGINE_QUEUE)
+    wire_cancel(cancel, runner, [run])
     return UpscaleTab(image, sampling, tile_size, tile_overlap, comparison, seed_used, infotext)
