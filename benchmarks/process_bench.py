@@ -95,7 +95,7 @@ def peak_memory(family: Path, tasks: tuple[str, ...] = TASKS) -> dict[str, Any]:
         command = [sys.executable, "-m", "benchmarks.process_bench", "probe", "--family", str(family), "--task", task]
         finished = subprocess.run(command, cwd=REPO_ROOT, env=_child_env(), capture_output=True, text=True)
         if finished.returncode != 0:
-            raise RuntimeError(f"memory probe for {task} failed:\n{finished.stderr[-2000:]}")
+            raise RuntimeError(f"memory probe for {task} exited {finished.returncode}:\n{finished.stderr[-2000:]}")
         results[task] = json.loads(finished.stdout.strip().splitlines()[-1])
         logger.info("%s: peak RSS %.0f MiB", task, results[task]["peak_rss_mib"])
     return results

@@ -33,14 +33,15 @@ def _skipped(section: Any) -> str | None:
 
 def format_record(record: dict[str, Any]) -> str:
     """The whole record as Markdown: hardware line, per-task table, overhead, cold start, SD 1.5 sections."""
-    hardware = record["hardware"]
+    hardware, load = record["hardware"], record["load_average"]
+    dirty = " (dirty tree)" if record["git"]["dirty"] else ""
     lines = [
-        f"Date {record['date']} · commit {record['git']['commit'][:10]}{' (dirty)' if record['git']['dirty'] else ''}",
-        f"CPU {hardware['cpu_model']} · {hardware['logical_cores']} logical cores · {hardware['ram_gib']} GiB RAM · "
+        f"- Date {record['date']} · commit {record['git']['commit'][:10]}{dirty}",
+        f"- CPU {hardware['cpu_model']} · {hardware['logical_cores']} logical cores · {hardware['ram_gib']} GiB RAM · "
         f"torch {hardware['torch']} ({hardware['torch_threads']} threads) · diffusers {hardware['diffusers']}",
-        f"Load average (1/5/15 min) at start {record['load_average']['start']}, at end {record['load_average']['end']}"
+        f"- Load average (1/5/15 min) at start {load['start']}, at end {load['end']}"
         f" on {hardware['logical_cores']} cores: numbers taken on a busy machine are noisy",
-        f"Family: {record['family']['path']} ({record['family']['note']})",
+        f"- Family: {record['family']['path']} ({record['family']['note']})",
         "",
     ]
     memory = record.get("peak_memory", {})
@@ -66,13 +67,13 @@ def format_record(record: dict[str, Any]) -> str:
     if sweep:
         points = ", ".join(f"{p['steps']} steps {p['median_s']:.3f} s" for p in sweep["points"])
         lines.append(
-            f"{sweep['task']} against steps: {points}; {sweep['seconds_per_step'] * 1000:.1f} ms per step + "
+            f"- {sweep['task']} against steps: {points}; {sweep['seconds_per_step'] * 1000:.1f} ms per step + "
             f"{sweep['fixed_seconds']:.3f} s fixed"
         )
     overhead = record.get("overhead")
     if overhead:
         lines.append(
-            f"Engine overhead ({overhead['task']}, {overhead['request']['steps']} steps): engine "
+            f"- Engine overhead ({overhead['task']}, {overhead['request']['steps']} steps): engine "
             f"{overhead['engine']['median_s']:.4f} s, bare diffusers {overhead['bare_diffusers']['median_s']:.4f} s, "
             f"ratio {overhead['ratio']:.3f} (median per-pair ratio {overhead['median_pair_ratio']:.3f}, CPU-time ratio "
             f"{overhead.get('cpu_ratio', float('nan')):.3f}; goal <= "
@@ -80,20 +81,20 @@ def format_record(record: dict[str, Any]) -> str:
         )
     cold = record.get("cold_start", {})
     if _skipped(cold):
-        lines.append(f"Cold start: skipped ({_skipped(cold)})")
+        lines.append(f"- Cold start: skipped ({_skipped(cold)})")
     else:
         lines.append(
-            f"Cold start: app answering {cold['app_ready_s']:.2f} s, first image {cold['first_image_s']:.2f} s"
+            f"- Cold start: app answering {cold['app_ready_s']:.2f} s, first image {cold['first_image_s']:.2f} s"
         )
     cpu = record.get("cpu_sd15", {})
     if _skipped(cpu):
-        lines.append(f"SD 1.5 architecture, CPU: skipped ({_skipped(cpu)})")
+        lines.append(f"- SD 1.5 architecture, CPU: skipped ({_skipped(cpu)})")
     else:
         lines.append(
-            f"SD 1.5 architecture (random weights), CPU {cpu['size']}², fp32, CFG {cpu['guidance_scale']}: "
+            f"- SD 1.5 architecture (random weights), CPU {cpu['size']}², fp32, CFG {cpu['guidance_scale']}: "
             f"{cpu['seconds_per_step']:.2f} s per step ({cpu['steps']} steps; whole call {cpu['call_s']:.1f} s)"
         )
-    lines.append(gpu_summary(record.get("gpu", {})))
+    lines.append("- " + gpu_summary(record.get("gpu", {})))
     return "\n".join(lines)
 
 
@@ -115,7 +116,7 @@ def gpu_summary(gpu: dict[str, Any]) -> str:
             ]
         )
     table = markdown_table(["memory mode", "it/s", "peak allocated GiB", "peak reserved GiB"], rows)
-    return f"GPU {gpu['gpu']}, SD 1.5 architecture 512² fp16 batch 1, {gpu['steps']} steps:\n{table}"
+    return f"GPU {gpu['gpu']}, SD 1.5 architecture 512² fp16 batch 1, {gpu['steps']} steps:\n\n{table}"
 
 
 def plot_latency(record: dict[str, Any], path: Path) -> Path:

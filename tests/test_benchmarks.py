@@ -21,8 +21,8 @@ TIMING_KEYS = {"median_s", "min_s", "max_s", "runs_s", "median_cpu_s"}
 @pytest.fixture(scope="module")
 def record(family_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     args = parse_args(
-        ["--family", str(family_root), "--quick", "--repeats", "1", "--skip-memory", "--skip-cold-start", "--threads", "1"]
-        + ["--skip-cpu-sd15"]
+        ["--family", str(family_root), "--quick", "--repeats", "1", "--threads", "1"]
+        + ["--skip-memory", "--skip-cold-start", "--skip-cpu-sd15"]
     )
     return run_benchmarks(args, tmp_path_factory.mktemp("scratch"))
 
@@ -90,7 +90,7 @@ def test_peak_memory_probe_runs_in_its_own_process(family_root: Path):
 
 def test_sd15_builder_and_step_timer_on_a_tiny_copy():
     result = sd15.cpu_sd15(steps=2, size=64, overrides=sd15.TINY_OVERRIDES)
-    assert {"seconds_per_step", "it_per_s", "call_s", "params_m", "size", "steps"} <= set(result)
+    assert {"seconds_per_step", "cpu_seconds_per_step", "it_per_s", "call_s", "params_m", "size"} <= set(result)
     assert result["tiny"] is True
 
 
