@@ -61,7 +61,7 @@ def build() -> PngInfoTab:
             return "", {}
         try:
             text = read_png_infotext(image)
-        except Exception as error:  # an unreadable file is the user's input, not a crash
+        except (OSError, SyntaxError, ValueError) as error:  # an unreadable file is the user's input, not a crash
             logger.info("Could not read PNG info from %s: %s", image, error)
             raise gr.Error("Could not read that file as an image.", print_exception=False) from error
         if not text:
