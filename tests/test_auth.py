@@ -108,7 +108,7 @@ class Server:
         for stream, sink in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
             threading.Thread(target=lambda s=stream, k=sink: k.extend(iter(s.readline, "")), daemon=True).start()
 
-    def wait_for(self, text: str, timeout: float = 120) -> None:
+    def wait_for(self, text: str, timeout: float = 360) -> None:  # importing torch and gradio on a busy shared CPU
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if text in "".join(self.out):
