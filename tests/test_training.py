@@ -75,3 +75,16 @@ def test_tiny_preset_trains_every_stage_and_the_engine_runs_it(tmp_path: Path, m
     for request in requests:
         result = engine.run(request)
         assert result.images[0].size == (128, 128)
+
+
+def test_attribute_score_rewards_matching_captions():
+    from ldm_core.evaluation.report import attribute_score
+
+    scenes = [render_scene(seed) for seed in range(40)]
+    captions = [s.caption for s in scenes]
+    maps = np.stack([s.label_map for s in scenes])
+    times = np.array([TIMES.index(s.time) for s in scenes])
+    truth = attribute_score(captions, maps, times)
+    shuffled = attribute_score(captions[1:] + captions[:1], maps, times)
+    assert truth >= 0.9, truth  # the scenes' own maps and times satisfy their captions
+    assert shuffled < truth - 0.2, (truth, shuffled)
