@@ -79,14 +79,14 @@ def format_record(record: dict[str, Any]) -> str:
             f"{overhead.get('cpu_ratio', float('nan')):.3f}; goal <= "
             f"{overhead['goal']}); same image: {overhead['same_image']}"
         )
-    cold = record.get("cold_start", {})
+    cold = record.get("cold_start")
     if _skipped(cold):
         lines.append(f"- Cold start: skipped ({_skipped(cold)})")
     else:
         lines.append(
             f"- Cold start: app answering {cold['app_ready_s']:.2f} s, first image {cold['first_image_s']:.2f} s"
         )
-    cpu = record.get("cpu_sd15", {})
+    cpu = record.get("cpu_sd15")
     if _skipped(cpu):
         lines.append(f"- SD 1.5 architecture, CPU: skipped ({_skipped(cpu)})")
     else:
@@ -94,13 +94,14 @@ def format_record(record: dict[str, Any]) -> str:
             f"- SD 1.5 architecture (random weights), CPU {cpu['size']}², fp32, CFG {cpu['guidance_scale']}: "
             f"{cpu['seconds_per_step']:.2f} s per step ({cpu['steps']} steps; whole call {cpu['call_s']:.1f} s)"
         )
-    lines.append("- " + gpu_summary(record.get("gpu", {})))
+    lines.append("- " + gpu_summary(record.get("gpu")))
     return "\n".join(lines)
 
 
-def gpu_summary(gpu: dict[str, Any]) -> str:
+def gpu_summary(gpu: dict[str, Any] | None) -> str:
     if _skipped(gpu):
         return f"GPU: skipped: {_skipped(gpu)}"
+    assert gpu is not None
     rows = [
         [name, f"{mode['it_per_s']:.2f}", f"{mode['peak_allocated_gib']:.2f}", f"{mode['peak_reserved_gib']:.2f}"]
         for name, mode in gpu["modes"].items()

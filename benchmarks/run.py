@@ -7,8 +7,10 @@ benchmarks/results.jsonl; draws benchmarks/latency.png. See BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -57,15 +59,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _timed(name: str, run: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one section; its result goes to the log at once, so an interrupted run still leaves its numbers."""
     started = time.perf_counter()
     logger.info("%s ...", name)
     result = run(*args, **kwargs)
-    logger.info("%s done in %.1f s", name, time.perf_counter() - started)
+    logger.info("%s done in %.1f s: %s", name, time.perf_counter() - started, json.dumps(result))
     return result
 
 
-def run_benchmarks(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    """Every section in order; a section that is skipped records why instead of numbers."""
+def run_benchmarks(args: argparse.Namespace, scratch: Path, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every section in order, filling `record`; a section that is skipped records why instead of numbers."""
     repeats = args.repeats or (2 if args.quick else 5)
     tasks = tuple(args.tasks)
     threads_before, omp_before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
@@ -73,7 +76,7 @@ def run_benchmarks(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the subprocesses (memory probes, the app) start with it
     try:
-        return _run_sections(args, scratch, repeats, tasks)
+        return _run_sections(args, scratch, repeats, tasks, {} if record is None else record)
     finally:
         torch.set_num_threads(threads_before)
         if omp_before is None:
@@ -82,8 +85,10 @@ def run_benchmarks(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             os.environ["OMP_NUM_THREADS"] = omp_before
 
 
-def _run_sections(args: argparse.Namespace, scratch: Path, repeats: int, tasks: tuple[str, ...]) -> dict[str, Any]:
-    record: dict[str, Any] = {"date": utc_now(), "hardware": hardware_info(), "git": git_commit()}
+def _run_sections(
+    args: argparse.Namespace, scratch: Path, repeats: int, tasks: tuple[str, ...], record: dict[str, Any]
+) -> dict[str, Any]:
+    record |= {"date": utc_now(), "hardware": hardware_info(), "git": git_commit()}
     record["load_average"] = {"start": record["hardware"]["load_average"]}
     family = resolve_family(args.family, scratch)
     record["family"] = family.as_dict()
@@ -125,8 +130,17 @@ def _run_sections(args: argparse.Namespace, scratch: Path, repeats: int, tasks: 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with tempfile.TemporaryDirectory(prefix="ldm-bench-") as scratch:
-        record = run_benchmarks(args, Path(scratch))
+    signal.signal(signal.SIGTERM, _interrupt)
+    record: dict[str, Any] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="ldm-bench-") as scratch:
+            run_benchmarks(args, Path(scratch), record)
+    except KeyboardInterrupt:
+        if "latency" not in record:
+            raise
+        record["interrupted"] = True  # keep what was measured; the missing sections are absent from the record
+        record["load_average"]["end"] = load_average()
+        logger.warning("interrupted: writing the sections measured so far")
     report.append_record(record, args.results)
     plot = report.plot_latency(record, args.plot)
     if record["family"]["built_now"]:
@@ -134,6 +148,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("\n" + report.format_record(record))
     print(f"\nrecord appended to {args.results}; plot saved to {plot}")
     return record
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
