@@ -118,6 +118,9 @@ def test_text_to_image(page: Page, screenshot_dir: Path):
 def test_semantic_map_painted_on_the_canvas(page: Page, screenshot_dir: Path):
     open_tab(page, "Semantic map")
     expect(page.locator("#semantic-palette")).to_contain_text("mountain")
+    page.locator("#semantic-examples img").first.click()  # a ready-made map, then paint over it
+    expect(page.locator("#semantic-map-source")).to_contain_text("Loaded")
+    wait_until_idle(page, "semantic-editor")
     paint_stroke(page, "semantic-editor")
     set_steps(page, "semantic")
     page.locator("#semantic-generate").click()

@@ -66,9 +66,8 @@ def build(runner: EngineRunner) -> SemanticTab:
                 )
                 blank = gr.Button("Blank (sky) canvas", size="sm", elem_id="semantic-blank")
             source = gr.Markdown("", elem_id="semantic-map-source")
-            examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
-            if examples:
-                gr.Examples(examples, inputs=[editor], label="Ready-made maps", elem_id="semantic-examples")
+            example_map = gr.Image(type="filepath", visible=False, elem_id="semantic-example-map")
+            example_slot = gr.Column()
             prompt = gr.Textbox(
                 value="",
                 label="Prompt",
@@ -121,6 +120,19 @@ def build(runner: EngineRunner) -> SemanticTab:
     def blank_canvas() -> tuple[Image.Image, str]:
         return filled_canvas(CANVAS_SIZE, FILL_CLASS), f"Blank canvas ({FILL_CLASS})"
 
+    examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
+    if examples:  # the editor cannot be an Examples target itself: a hidden image feeds the same loader as upload
+        with example_slot:
+            gr.Examples(
+                examples,
+                inputs=[example_map],
+                outputs=[editor, source],
+                fn=load_map,
+                run_on_click=True,
+                cache_examples=False,
+                label="Ready-made maps",
+                elem_id="semantic-examples",
+            )
     upload.upload(load_map, [upload], [editor, source], api_visibility="private")
     blank.click(blank_canvas, None, [editor, source], api_visibility="private")
     inputs = [editor, prompt, negative_prompt, *sampling.components()]
