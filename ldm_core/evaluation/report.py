@@ -267,7 +267,7 @@ class Evaluation:
                 "> bicubic",
                 hf[0] > hf[1],
             )
-            self.grids[f"upscale_{label.split()[0]}"] = [
+            self.grids[f"upscale_{label.split()[1]}"] = [
                 np.concatenate([b, s, h], 0) for b, s, h in zip(bicubic[:8], sr[:8], high[:8], strict=False)
             ]
 
