@@ -8,16 +8,32 @@ import torch
 from engine_helpers import STEPS, noise_image, pixels
 
 from ldm_core.requests import UpscaleRequest
-from ldm_core.tiling import count_tiles, tile_starts, upscale_tiled
+from ldm_core.tiling import count_tiles, image_to_tensor, tile_starts, upscale_tiled
 
 
-def test_one_tile_image_matches_the_untiled_pipeline(engine):
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_one_tile_image_matches_the_untiled_pipeline(engine, strength):
     image = noise_image(32, 32, seed=4)
-    tiled = engine.run(UpscaleRequest(image=image, tile_size=32, num_inference_steps=STEPS, seed=11))
+    request = UpscaleRequest(image=image, tile_size=32, num_inference_steps=4, seed=11, strength=strength)
+    tiled = engine.run(request)
     pipe = engine.load("upscale").pipe  # its scheduler is the DDIM one the engine just used
-    untiled = pipe(image=image, num_inference_steps=STEPS, generator=torch.Generator().manual_seed(11)).images[0]
+    untiled = pipe(
+        image=image_to_tensor(image),
+        strength=strength,
+        num_inference_steps=4,
+        output_type="pil",
+        generator=torch.Generator().manual_seed(11),
+    ).images[0]
     assert tiled.images[0].size == untiled.size == (128, 128)
     np.testing.assert_array_equal(pixels(tiled.images[0]), pixels(untiled))
+
+
+def test_strength_starts_from_the_input_and_runs_part_of_the_schedule(engine):
+    events = []
+    image = noise_image(32, 32, seed=4)
+    engine.run(UpscaleRequest(image=image, num_inference_steps=4, strength=0.5, seed=1), progress=events.append)
+    steps = [event.step for event in events]
+    assert events[-1].total_steps == 2 and max(steps) == 2
 
 
 def nearest_x4(tile: torch.Tensor) -> np.ndarray:
@@ -51,7 +67,9 @@ def test_tile_starts_cover_the_axis_with_the_requested_overlap():
 
 def test_larger_image_is_tiled_and_reports_every_step(engine):
     events = []
-    request = UpscaleRequest(image=noise_image(40, 24), tile_size=16, tile_overlap=4, num_inference_steps=STEPS, seed=1)
+    request = UpscaleRequest(
+        image=noise_image(40, 24), tile_size=16, tile_overlap=4, num_inference_steps=STEPS, seed=1, strength=1.0
+    )
     result = engine.run(request, progress=events.append)
     assert result.images[0].size == (160, 96)
     tiles = count_tiles(40, 24, 16, 4)

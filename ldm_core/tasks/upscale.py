@@ -21,13 +21,15 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
     scale = loaded.vae_factor
     tiles = count_tiles(max(image.width, tile), max(image.height, tile), tile, overlap)
     images = []
-    with context.monitor(request.num_inference_steps * tiles * request.batch_size) as monitor:
+    steps_run = max(1, round(request.num_inference_steps * min(request.strength, 1.0)))
+    with context.monitor(steps_run * tiles * request.batch_size) as monitor:
         for generator in context.generators():
 
             def upscale_tile(low_res: torch.Tensor, generator: torch.Generator = generator) -> np.ndarray:
                 output = loaded.pipe(
                     image=low_res,
                     num_inference_steps=request.num_inference_steps,
+                    strength=request.strength,
                     generator=generator,
                     output_type="np",
                 )
@@ -36,5 +38,10 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
             pixels = upscale_tiled(image, tile, overlap, scale, upscale_tile)
             images.append(Image.fromarray((pixels * 255).round().clip(0, 255).astype(np.uint8)))
         monitor.finish()
-    params = {"Upscale": f"x{scale}", "Tile size": tile, "Tile overlap": overlap if tiles > 1 else None}
+    params = {
+        "Upscale": f"x{scale}",
+        "Denoising strength": request.strength,
+        "Tile size": tile,
+        "Tile overlap": overlap if tiles > 1 else None,
+    }
     return TaskOutput(images, (image.width * scale, image.height * scale), params=params, uses_guidance=False)
