@@ -31,3 +31,19 @@ def two_class_map(width: int, height: int) -> Image.Image:
 
 def pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image).astype(np.int16)
+
+
+def scene_requests(seed: int, steps: int = STEPS) -> list:
+    """One request per task built from a procedural scene (its caption, class map and image), at 128 px."""
+    from ldm_core.data.scenes import render_scene
+    from ldm_core.palette import label_map_to_color
+    from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
+
+    scene = render_scene(seed)
+    image = Image.fromarray(scene.image)
+    return [
+        TextToImageRequest(prompt=scene.caption, num_inference_steps=steps, seed=0),
+        SemanticMapRequest(color_map=Image.fromarray(label_map_to_color(scene.label_map)), num_inference_steps=steps),
+        InpaintRequest(image=image, mask=box_mask(128, 128, (32, 40, 100, 90)), num_inference_steps=steps, seed=0),
+        UpscaleRequest(image=image.resize((32, 32)), num_inference_steps=steps, seed=0),
+    ]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from engine_helpers import scene_requests
 
 from ldm_core.data.scenes import ATTRIBUTES, TIMES, render_scene
 from ldm_core.evaluation.report import blur_fill, caption_attributes, frechet_distance, psnr
 from ldm_core.evaluation.segmenter import mean_iou
-from ldm_core.palette import CLASS_ID, NUM_CLASSES, label_map_to_color
+from ldm_core.palette import CLASS_ID, NUM_CLASSES
 
 
 def test_scenes_are_deterministic_and_labelled():
@@ -51,7 +51,6 @@ def test_metrics_on_known_cases():
 
 
 def test_tiny_preset_trains_every_stage_and_the_engine_runs_it(tmp_path: Path, make_engine):
-    from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
     from ldm_core.training.train_all import train_all
 
     family = train_all("tiny", tmp_path / "runs", tmp_path / "family", tmp_path / "cache")
@@ -61,17 +60,7 @@ def test_tiny_preset_trains_every_stage_and_the_engine_runs_it(tmp_path: Path, m
     assert (tmp_path / "runs" / "unet_text" / "loss.png").exists()
 
     engine = make_engine(model_root=family)
-    scene = render_scene(3)
-    mask = np.zeros((128, 128), np.uint8)
-    mask[32:96, 32:96] = 255
-    requests = [
-        TextToImageRequest(prompt=scene.caption, num_inference_steps=2, seed=1),
-        SemanticMapRequest(
-            color_map=Image.fromarray(label_map_to_color(scene.label_map)), num_inference_steps=2, seed=1
-        ),
-        InpaintRequest(image=Image.fromarray(scene.image), mask=Image.fromarray(mask), num_inference_steps=2, seed=1),
-        UpscaleRequest(image=Image.fromarray(scene.image).resize((32, 32)), num_inference_steps=2, seed=1),
-    ]
+    requests = scene_requests(3)
     for request in requests:
         result = engine.run(request)
         assert result.images[0].size == (128, 128)
