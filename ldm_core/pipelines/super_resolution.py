@@ -9,6 +9,11 @@ from diffusers import LDMSuperResolutionPipeline
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 
 
+def steps_to_run(num_inference_steps: int, strength: float) -> int:
+    """UNet steps a run makes: the last `strength` of the schedule, at least one."""
+    return max(1, min(num_inference_steps, round(num_inference_steps * min(strength, 1.0))))
+
+
 class OffloadableSuperResolutionPipeline(LDMSuperResolutionPipeline):
     model_cpu_offload_seq = "unet->vqvae"
 
@@ -43,7 +48,7 @@ class OffloadableSuperResolutionPipeline(LDMSuperResolutionPipeline):
         start = encoded.latent_dist.mode() if hasattr(encoded, "latent_dist") else encoded.latents
         # 2. timesteps: the last `strength` of the schedule
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        skip = min(num_inference_steps - 1, int(round(num_inference_steps * (1.0 - strength))))
+        skip = num_inference_steps - steps_to_run(num_inference_steps, strength)
         timesteps = self.scheduler.timesteps[skip:]
         if hasattr(self.scheduler, "set_begin_index"):
             self.scheduler.set_begin_index(skip * self.scheduler.order)

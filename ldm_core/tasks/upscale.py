@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..pipelines.super_resolution import steps_to_run
 from ..requests import UpscaleRequest
 from ..tiling import count_tiles, upscale_tiled
 from ..validation import CheckedInputs
@@ -21,7 +22,7 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
     scale = loaded.vae_factor
     tiles = count_tiles(max(image.width, tile), max(image.height, tile), tile, overlap)
     images = []
-    steps_run = max(1, round(request.num_inference_steps * min(request.strength, 1.0)))
+    steps_run = steps_to_run(request.num_inference_steps, request.strength)
     with context.monitor(steps_run * tiles * request.batch_size) as monitor:
         for generator in context.generators():
 
