@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from torch import nn
 from ..data.dataset import HELDOUT_SEED_OFFSET, load_scenes
 from ..data.scenes import TIMES
 from ..palette import NUM_CLASSES
-from ..training.common import Budget, load_checkpoint, plot_losses, save_checkpoint
+from ..training.common import Budget, Checkpointer, load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +138,9 @@ def train(cfg: SegmenterConfig, out_dir: Path, run_dir: Path, cache_dir: Path) -
     rng = np.random.default_rng([cfg.data_seed, state.step])
     generator = torch.Generator().manual_seed(cfg.data_seed + state.step)
     budget = Budget(cfg.max_steps, cfg.max_minutes)
-    started = time.monotonic()
+    checkpointer = Checkpointer(
+        run_dir, {"model": model}, optimizer, cfg, "evaluator cross-entropy", cfg.checkpoint_every, budget
+    )
     model.train()
     while not budget.done(state.step):
         idx = rng.integers(0, len(scenes), cfg.batch_size)
@@ -156,11 +157,7 @@ def train(cfg: SegmenterConfig, out_dir: Path, run_dir: Path, cache_dir: Path) -
         state.losses.append((state.step, loss.item()))
         if state.step % 50 == 0:
             logger.info("segmenter step %d loss %.4f", state.step, np.mean([v for _, v in state.losses[-50:]]))
-        if state.step % cfg.checkpoint_every == 0 or budget.done(state.step):
-            state.seconds += time.monotonic() - started
-            started = time.monotonic()
-            save_checkpoint(run_dir, {"model": model}, optimizer, state, cfg)
-            plot_losses(run_dir, state.losses, "evaluator cross-entropy")
+        checkpointer.step(state)
     model.eval()
     held = load_scenes(cache_dir, cfg.heldout, HELDOUT_SEED_OFFSET)
     pred, times, _ = segment(model, held.images)

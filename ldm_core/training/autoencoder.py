@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from diffusers import AutoencoderKL
 from ..data.dataset import load_scenes
 from ..data.photos import TRAIN_PHOTOS, load_photo, random_crops
 from ..models import make_vae
-from .common import Budget, load_checkpoint, plot_losses, save_checkpoint
+from .common import Budget, Checkpointer, load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def train(cfg: AutoencoderConfig, out_dir: Path, cache_dir: Path) -> None:
     rng = np.random.default_rng([cfg.data_seed, state.step])  # a resumed run draws fresh batches
     budget = Budget(cfg.max_steps, cfg.max_minutes)
     vae.train()
-    started = time.monotonic()
+    checkpointer = Checkpointer(out_dir, {"vae": vae}, optimizer, cfg, "autoencoder L1", cfg.checkpoint_every, budget)
     while not budget.done(state.step):
         pixels = sample_batch(scenes, photos, cfg, rng)
         posterior = vae.encode(pixels).latent_dist
@@ -99,11 +98,7 @@ def train(cfg: AutoencoderConfig, out_dir: Path, cache_dir: Path) -> None:
                 kl.item() * pixels[0].numel(),
                 psnr,
             )
-        if state.step % cfg.checkpoint_every == 0 or budget.done(state.step):
-            state.seconds += time.monotonic() - started
-            started = time.monotonic()
-            save_checkpoint(out_dir, {"vae": vae}, optimizer, state, cfg)
-            plot_losses(out_dir, state.losses, "autoencoder L1")
+        checkpointer.step(state)
     vae.eval()
     mean, std = normalize_latent_space(vae, scenes[: min(len(scenes), 512)])
     logger.info("latent space normalised (per-channel mean %s, std %s)", mean.tolist(), std.tolist())

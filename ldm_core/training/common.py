@@ -92,3 +92,31 @@ class Budget:
 
     def done(self, step: int) -> bool:
         return step >= self.max_steps or time.monotonic() > self.deadline
+
+
+class Checkpointer:
+    """Every `every` steps and when the budget runs out: count training seconds, save the checkpoint and the curve."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        modules: dict[str, torch.nn.Module],
+        optimizer: torch.optim.Optimizer,
+        config: object,
+        title: str,
+        every: int,
+        budget: Budget,
+    ):
+        self.out_dir, self.modules, self.optimizer, self.config = out_dir, modules, optimizer, config
+        self.title, self.every, self.budget = title, every, budget
+        self.started = time.monotonic()
+
+    def step(self, state: RunState) -> bool:
+        """Save if due; True when it saved (callers add their own extras, e.g. EMA weights)."""
+        if state.step % self.every and not self.budget.done(state.step):
+            return False
+        state.seconds += time.monotonic() - self.started
+        self.started = time.monotonic()
+        save_checkpoint(self.out_dir, self.modules, self.optimizer, state, self.config)
+        plot_losses(self.out_dir, state.losses, self.title)
+        return True

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from ..models import (
     make_unet_text,
     make_unet_upscale,
 )
-from .common import Budget, load_checkpoint, plot_losses, save_checkpoint
+from .common import Budget, Checkpointer, load_checkpoint
 from .latents import LatentData, load_latent_data, random_masks
 
 logger = logging.getLogger(__name__)
@@ -182,7 +181,9 @@ def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
         ema.load_state_dict(torch.load(ema_path, weights_only=False))
     rng = np.random.default_rng([cfg.data_seed, state.step])
     budget = Budget(cfg.max_steps, cfg.max_minutes)
-    started = time.monotonic()
+    checkpointer = Checkpointer(
+        out_dir, modules, optimizer, cfg, f"{cfg.task} UNet epsilon loss", cfg.checkpoint_every, budget
+    )
     model.train()
     while not budget.done(state.step):
         batch = make_batch(data, cfg, vae, rng)
@@ -201,12 +202,8 @@ def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
         if state.step % 25 == 0:
             recent = np.mean([v for _, v in state.losses[-25:]])
             logger.info("%s step %d  loss %.4f", cfg.task, state.step, recent)
-        if state.step % cfg.checkpoint_every == 0 or budget.done(state.step):
-            state.seconds += time.monotonic() - started
-            started = time.monotonic()
-            save_checkpoint(out_dir, modules, optimizer, state, cfg)
+        if checkpointer.step(state):
             torch.save(ema.state_dict(), ema_path)
-            plot_losses(out_dir, state.losses, f"{cfg.task} UNet epsilon loss")
     export(model, ema, out_dir)
     logger.info("saved %s (step %d)", out_dir, state.step)
 
