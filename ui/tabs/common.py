@@ -37,3 +37,19 @@ def selected_image(gallery: list[tuple[Any, str | None]] | None, selected: int |
         raise gr.Error("Generate an image first: the gallery is empty.", print_exception=False)
     index = selected if isinstance(selected, int) and 0 <= selected < len(gallery) else 0
     return gallery[index][0]
+
+
+def action_row(prefix: str, label: str) -> tuple[gr.Button, gr.Button]:
+    """The run / Cancel pair under a tab's inputs (`#<prefix>-generate`, `#<prefix>-cancel`)."""
+    with gr.Row():
+        generate = gr.Button(label, variant="primary", elem_id=f"{prefix}-generate")
+        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+    return generate, cancel
+
+
+def send_to_row(prefix: str) -> tuple[gr.Button, gr.Button]:
+    """ "Send to inpainting" / "Send to super-resolution" under a result gallery."""
+    with gr.Row():
+        to_inpaint = gr.Button("Send to inpainting", size="sm", elem_id=f"{prefix}-to-inpaint")
+        to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id=f"{prefix}-to-upscale")
+    return to_inpaint, to_upscale

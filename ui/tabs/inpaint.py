@@ -20,7 +20,7 @@ from ..controls import (
 )
 from ..editor import editor_background, editor_mask
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, action_row, wire_cancel, wire_reuse_seed
 
 MASK_BRUSH = ("#ff2bd6", 0.7)  # any colour works: the mask is wherever the layer has alpha > 0
 
@@ -100,9 +100,7 @@ def build(runner: EngineRunner) -> InpaintTab:
                     elem_id="inpaint-padding",
                 )
             sampling = sampling_controls("inpaint", InpaintRequest)
-            with gr.Row():
-                generate = gr.Button("Inpaint", variant="primary", elem_id="inpaint-generate")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="inpaint-cancel")
+            generate, cancel = action_row("inpaint", "Inpaint")
         with gr.Column(scale=1):
             result = result_panel("inpaint")
             send_to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id="inpaint-to-upscale")

@@ -22,7 +22,7 @@ from ..controls import (
 )
 from ..editor import editor_composite, filled_canvas, palette_hex, palette_swatches_html
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, action_row, send_to_row, wire_cancel, wire_reuse_seed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
 CANVAS_SIZE = (256, 256)
@@ -76,14 +76,10 @@ def build(runner: EngineRunner) -> SemanticTab:
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="semantic-negative")
             sampling = sampling_controls("semantic", SemanticMapRequest)
-            with gr.Row():
-                generate = gr.Button("Generate", variant="primary", elem_id="semantic-generate")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="semantic-cancel")
+            generate, cancel = action_row("semantic", "Generate")
         with gr.Column(scale=1):
             result = result_panel("semantic")
-            with gr.Row():
-                send_to_inpaint = gr.Button("Send to inpainting", size="sm", elem_id="semantic-to-inpaint")
-                send_to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id="semantic-to-upscale")
+            send_to_inpaint, send_to_upscale = send_to_row("semantic")
 
     def semantic(
         semantic_map: dict | None,

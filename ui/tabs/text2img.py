@@ -18,7 +18,7 @@ from ..controls import (
     sampling_kwargs,
 )
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, action_row, send_to_row, wire_cancel, wire_reuse_seed
 
 
 @dataclass
@@ -58,14 +58,10 @@ def build(runner: EngineRunner) -> Text2ImgTab:
                     info="0: the model's native size",
                     elem_id="txt2img-height",
                 )
-            with gr.Row():
-                generate = gr.Button("Generate", variant="primary", elem_id="txt2img-generate")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="txt2img-cancel")
+            generate, cancel = action_row("txt2img", "Generate")
         with gr.Column(scale=1):
             result = result_panel("txt2img")
-            with gr.Row():
-                send_to_inpaint = gr.Button("Send to inpainting", size="sm", elem_id="txt2img-to-inpaint")
-                send_to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id="txt2img-to-upscale")
+            send_to_inpaint, send_to_upscale = send_to_row("txt2img")
 
     def text2img(
         prompt: str,

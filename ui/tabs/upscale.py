@@ -12,7 +12,7 @@ from ldm_core.requests import UpscaleRequest
 
 from ..controls import SamplingControls, request_default, sampling_controls, sampling_kwargs
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, wire_cancel
+from .common import ENGINE_QUEUE, action_row, wire_cancel
 
 SCALE = 4
 
@@ -58,9 +58,7 @@ def build(runner: EngineRunner) -> UpscaleTab:
                     label="Tile overlap (low-res px)",
                     elem_id="upscale-tile-overlap",
                 )
-            with gr.Row():
-                generate = gr.Button("Upscale ×4", variant="primary", elem_id="upscale-generate")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="upscale-cancel")
+            generate, cancel = action_row("upscale", "Upscale ×4")
         with gr.Column(scale=1):
             comparison = gr.ImageSlider(
                 label="Before (bicubic ×4) / after (LDM ×4)",
