@@ -94,19 +94,26 @@ def make_text_encoder(tokenizer: PreTrainedTokenizerFast, size: Size = "full") -
     return CLIPTextModel(config)
 
 
-def _cross_attention_unet(in_channels: int, cross_attention_dim: int, size: Size) -> UNet2DConditionModel:
-    channels = (64, 96, 96) if size == "full" else (16, 32, 32)
-    return UNet2DConditionModel(
-        sample_size=IMAGE_SIZE // VAE_FACTOR if size == "full" else 8,
+def _unet_layout(in_channels: int, size: Size, channels: tuple[int, ...]) -> dict:
+    """What every built-in UNet shares: 3 levels, one layer each, epsilon out in the latent space; tiny for tests."""
+    full = size == "full"
+    return dict(
+        sample_size=IMAGE_SIZE // VAE_FACTOR if full else 8,
         in_channels=in_channels,
         out_channels=LATENT_CHANNELS,
+        block_out_channels=channels if full else (16, 32, 32),
+        layers_per_block=1,
+        attention_head_dim=32 if full else 8,
+        norm_num_groups=32 if full else 8,
+    )
+
+
+def _cross_attention_unet(in_channels: int, cross_attention_dim: int, size: Size) -> UNet2DConditionModel:
+    return UNet2DConditionModel(
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=channels,
-        layers_per_block=1,
         cross_attention_dim=cross_attention_dim,
-        attention_head_dim=32 if size == "full" else 8,
-        norm_num_groups=32 if size == "full" else 8,
+        **_unet_layout(in_channels, size, (64, 96, 96)),
     )
 
 
@@ -121,17 +128,10 @@ def make_unet_inpaint(cross_attention_dim: int, size: Size = "full") -> UNet2DCo
 
 
 def _concat_unet(in_channels: int, size: Size, channels: tuple[int, ...] = (64, 96, 96)) -> UNet2DModel:
-    channels = channels if size == "full" else (16, 32, 32)
     return UNet2DModel(
-        sample_size=IMAGE_SIZE // VAE_FACTOR if size == "full" else 8,
-        in_channels=in_channels,
-        out_channels=LATENT_CHANNELS,
         down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-        block_out_channels=channels,
-        layers_per_block=1,
-        attention_head_dim=32 if size == "full" else 8,
-        norm_num_groups=32 if size == "full" else 8,
+        **_unet_layout(in_channels, size, channels),
     )
 
 
