@@ -164,11 +164,10 @@ class Evaluation:
         recon = ((recon.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
         value = float(np.mean([psnr(a, b) for a, b in zip(images, recon, strict=False)]))
         self.add("autoencoder: PSNR on held-out scenes (dB)", value, ">= 26", value >= 26)
-        pred, _, _ = segment(self.segmenter, recon)
+        pred, _, self.recon_features = segment(self.segmenter, recon)
         miou = mean_iou(pred, self.heldout.label_maps[:200].astype(np.int64))
         self.add("autoencoder: evaluator mIoU on reconstructions", miou, ">= 0.88", miou >= 0.88)
         self.grids["autoencoder"] = [np.concatenate([a, b], 0) for a, b in zip(images[:8], recon[:8], strict=False)]
-        self.recon_features = segment(self.segmenter, recon)[2]
 
     def semantic(self) -> None:
         maps = self.heldout.label_maps[: self.n]
