@@ -57,6 +57,7 @@ class UpscaleRequest(GenerationRequest):
     tile_size: int | None = None  # low-res tile edge in pixels; None: the model's native tile
     tile_overlap: int = 8  # low-res pixels shared by neighbouring tiles, blended linearly
     strength: float = 0.5  # 1.0: sample from pure noise (the paper); lower: start from the noised bicubic x4 latent
+    back_project: bool = True  # take colours / low frequencies from the input (iterative back-projection)
 
 
 @dataclass(frozen=True)

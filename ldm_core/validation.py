@@ -67,6 +67,11 @@ def _integer(name: str, value: object, low: int, high: int) -> int:
     return int(value)
 
 
+def _flag(name: str, value: object) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidRequestError(name, value, "must be True or False")
+
+
 def _number(name: str, value: object, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
         raise InvalidRequestError(name, value, "must be a number")
@@ -153,8 +158,7 @@ def check_inpaint(request: InpaintRequest, limits: Limits = DEFAULT_LIMITS) -> C
     _integer("mask_blur", request.mask_blur, 0, MAX_MASK_BLUR)
     _integer("only_masked_padding", request.only_masked_padding, 0, MAX_PADDING)
     for name in ("invert_mask", "only_masked"):
-        if not isinstance(getattr(request, name), bool):
-            raise InvalidRequestError(name, getattr(request, name), "must be True or False")
+        _flag(name, getattr(request, name))
     image = to_rgb("image", request.image, limits.max_image_side)
     _pixels("image", image.size, 1, request.batch_size, limits)
     mask = to_mask("mask", request.mask, image.size, request.invert_mask, limits.max_image_side)
@@ -170,6 +174,7 @@ def check_upscale(request: UpscaleRequest, limits: Limits = DEFAULT_LIMITS) -> C
             raise InvalidRequestError("tile_size", request.tile_size, f"must be a multiple of {SIZE_MULTIPLE}")
     _integer("tile_overlap", request.tile_overlap, 0, MAX_TILE_OVERLAP)  # capped at a quarter tile by the task
     _number("strength", request.strength, 0.0, 1.0)  # the pipeline always runs at least one step
+    _flag("back_project", request.back_project)
     return CheckedInputs(image=image)
 
 

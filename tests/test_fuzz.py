@@ -154,6 +154,7 @@ TASK_BAD = {
             st.integers(16, 512).filter(lambda v: v % 8), st.integers(max_value=15), st.integers(min_value=513)
         ),
         "tile_overlap": st.one_of(st.integers(max_value=-1), st.integers(min_value=129), not_int),
+        "back_project": not_bool,
     },
 }
 

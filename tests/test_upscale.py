@@ -7,6 +7,7 @@ import pytest
 import torch
 from engine_helpers import STEPS, noise_image, pixels
 
+from ldm_core.pipelines.super_resolution import back_project
 from ldm_core.requests import UpscaleRequest
 from ldm_core.tiling import count_tiles, image_to_tensor, tile_starts, upscale_tiled
 
@@ -14,7 +15,9 @@ from ldm_core.tiling import count_tiles, image_to_tensor, tile_starts, upscale_t
 @pytest.mark.parametrize("strength", [1.0, 0.5])
 def test_one_tile_image_matches_the_untiled_pipeline(engine, strength):
     image = noise_image(32, 32, seed=4)
-    request = UpscaleRequest(image=image, tile_size=32, num_inference_steps=4, seed=11, strength=strength)
+    request = UpscaleRequest(
+        image=image, tile_size=32, num_inference_steps=4, seed=11, strength=strength, back_project=False
+    )
     tiled = engine.run(request)
     pipe = engine.load("upscale").pipe  # its scheduler is the DDIM one the engine just used
     untiled = pipe(
@@ -34,6 +37,35 @@ def test_strength_starts_from_the_input_and_runs_part_of_the_schedule(engine):
     engine.run(UpscaleRequest(image=image, num_inference_steps=4, strength=0.5, seed=1), progress=events.append)
     steps = [event.step for event in events]
     assert events[-1].total_steps == 2 and max(steps) == 2
+
+
+def downsample(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    return torch.nn.functional.interpolate(x, size=size, mode="bicubic", antialias=True)[0].permute(1, 2, 0).numpy()
+
+
+def test_back_projection_takes_low_frequencies_from_the_input_and_keeps_the_detail():
+    rng = np.random.default_rng(0)
+    low = rng.uniform(0.2, 0.8, (16, 24, 3))
+    drifted = np.clip(np.kron(low, np.ones((4, 4, 1))) * 0.5 + 0.4, 0, 1)  # right layout, wrong colours
+    fixed = back_project(drifted, low)
+    before, after = np.abs(downsample(drifted, (16, 24)) - low).mean(), np.abs(downsample(fixed, (16, 24)) - low).mean()
+    assert fixed.shape == (64, 96, 3) and after < before / 4
+    detail = np.tile(np.array([[0.1, -0.1], [-0.1, 0.1]]), (32, 48))[..., None].repeat(3, -1)  # no low band
+    flat = np.full((16, 24, 3), 0.5)
+    np.testing.assert_allclose(back_project(0.5 + detail, flat), 0.5 + detail, atol=0.02)
+    np.testing.assert_allclose(back_project(np.full((64, 96, 3), 0.5), flat), 0.5, atol=1e-6)
+
+
+def test_back_projection_brings_the_upscale_closer_to_its_input(engine):
+    image = noise_image(32, 32, seed=4)
+    low = pixels(image) / 255.0
+    errors = {}
+    for flag in (False, True):
+        result = engine.run(UpscaleRequest(image=image, num_inference_steps=4, seed=3, back_project=flag))
+        errors[flag] = np.abs(downsample(pixels(result.images[0]) / 255.0, (32, 32)) - low).mean()
+        assert ("Back-projection: on" in result.infotexts[0]) is flag
+    assert errors[True] < errors[False] / 2
 
 
 def nearest_x4(tile: torch.Tensor) -> np.ndarray:

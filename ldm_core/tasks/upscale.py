@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..pipelines.super_resolution import steps_to_run
+from ..pipelines.super_resolution import back_project, steps_to_run
 from ..requests import UpscaleRequest
 from ..tiling import count_tiles, upscale_tiled
 from ..validation import CheckedInputs
@@ -37,6 +37,8 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
                 return output.images[0]
 
             pixels = upscale_tiled(image, tile, overlap, scale, upscale_tile)
+            if request.back_project:
+                pixels = back_project(pixels, np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
             images.append(Image.fromarray((pixels * 255).round().clip(0, 255).astype(np.uint8)))
         monitor.finish()
     params = {
@@ -44,5 +46,6 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
         "Denoising strength": request.strength,
         "Tile size": tile,
         "Tile overlap": overlap if tiles > 1 else None,
+        "Back-projection": "on" if request.back_project else None,
     }
     return TaskOutput(images, (image.width * scale, image.height * scale), params=params, uses_guidance=False)

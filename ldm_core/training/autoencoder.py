@@ -106,6 +106,73 @@ def train(cfg: AutoencoderConfig, out_dir: Path, cache_dir: Path) -> None:
     logger.info("saved %s (step %d)", out_dir / "vae", state.step)
 
 
+@dataclass
+class DecoderConfig:
+    init: str = "runs/autoencoder/vae"
+    num_scenes: int = 2000
+    latent_crop: int = 16
+    batch_size: int = 8
+    lr: float = 1e-4
+    latent_noise: float = 0.05
+    max_steps: int = 100_000
+    max_minutes: float = 60.0
+    data_seed: int = 0
+    checkpoint_every: int = 100
+
+
+def finetune_decoder(cfg: DecoderConfig, out_dir: Path, cache_dir: Path) -> None:
+    """Train only the decoder (and post_quant_conv) on the cached latents, with L1 + MSE (like SD's "ft-MSE" VAE).
+
+    The encoder, and so the latent space every UNet is trained in, stays exactly the same: the UNets can keep
+    training on the same cached latents while the decoder gets sharper. Small Gaussian noise on the latents keeps the
+    decoder tolerant of the imperfect latents a sampler produces.
+    """
+    from .latents import load_latent_data
+
+    torch.manual_seed(cfg.data_seed)
+    vae = AutoencoderKL.from_pretrained(cfg.init)
+    data = load_latent_data(cache_dir, vae, cfg.num_scenes, "upscale")  # scenes + real-photo crops, raw latents
+    vae.requires_grad_(False)
+    params = [*vae.decoder.parameters(), *vae.post_quant_conv.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    state = load_checkpoint(out_dir, {"vae": vae}, optimizer)
+    rng = np.random.default_rng([cfg.data_seed, state.step])
+    budget = Budget(cfg.max_steps, cfg.max_minutes)
+    vae.decoder.train()
+    checkpointer = Checkpointer(out_dir, {"vae": vae}, optimizer, cfg, "decoder L1 + MSE", cfg.checkpoint_every, budget)
+    lc, f = cfg.latent_crop, 2 ** (len(vae.config.block_out_channels) - 1)
+    while not budget.done(state.step):
+        idx = rng.integers(0, len(data.latents), cfg.batch_size)
+        y, x = rng.integers(0, data.latents.shape[-1] - lc + 1, 2)
+        latents = data.latents[idx, :, y : y + lc, x : x + lc]
+        pixels = data.pixels(idx)[..., f * y : f * (y + lc), f * x : f * (x + lc)]
+        if rng.random() < 0.5:
+            latents, pixels = latents.flip(-1), pixels.flip(-1)
+        latents = latents + cfg.latent_noise * torch.randn_like(latents)
+        recon = vae.decode(latents).sample
+        mse = F.mse_loss(recon, pixels)
+        loss = F.l1_loss(recon, pixels) + mse
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        state.step += 1
+        state.losses.append((state.step, loss.item()))
+        if state.step % 20 == 0:
+            logger.info(
+                "decoder step %d  loss %.4f  psnr(train batch) %.2f dB",
+                state.step,
+                loss.item(),
+                10 * np.log10(4.0 / max(mse.item(), 1e-10)),
+            )
+        checkpointer.step(state)
+    vae.eval()
+    vae.save_pretrained(out_dir / "vae")
+    logger.info("saved %s (step %d)", out_dir / "vae", state.step)
+
+
 @torch.no_grad()
 def normalize_latent_space(vae: AutoencoderKL, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Fold a per-channel affine map into quant_conv / post_quant_conv so latents have zero mean and unit variance.
@@ -136,10 +203,24 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--decoder-only",
+        metavar="VAE",
+        default=None,
+        help="fine-tune only the decoder of this trained VAE folder on its cached latents (keeps the latent space)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.decoder_only:
+        dcfg = DecoderConfig(init=args.decoder_only)
+        if args.size == "tiny":
+            dcfg = DecoderConfig(init=args.decoder_only, num_scenes=64, latent_crop=8, batch_size=2, max_steps=5)
+        dcfg.max_minutes = args.max_minutes if args.max_minutes is not None else dcfg.max_minutes
+        dcfg.max_steps = args.max_steps if args.max_steps is not None else dcfg.max_steps
+        finetune_decoder(dcfg, args.out, args.cache)
+        return
     cfg = AutoencoderConfig(**TINY) if args.size == "tiny" else AutoencoderConfig()
     if args.max_minutes is not None:
         cfg.max_minutes = args.max_minutes

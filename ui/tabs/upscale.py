@@ -23,6 +23,8 @@ class UpscaleTab:
     sampling: SamplingControls
     tile_size: gr.Slider
     tile_overlap: gr.Slider
+    strength: gr.Slider
+    back_project: gr.Checkbox
     comparison: gr.ImageSlider
     seed_used: gr.Number
     infotext: gr.Textbox
@@ -58,6 +60,22 @@ def build(runner: EngineRunner) -> UpscaleTab:
                     label="Tile overlap (low-res px)",
                     elem_id="upscale-tile-overlap",
                 )
+            with gr.Row():
+                strength = gr.Slider(
+                    0.05,
+                    1.0,
+                    value=request_default(UpscaleRequest, "strength"),
+                    step=0.05,
+                    label="Denoising strength",
+                    info="1: sample from pure noise (the paper's sampler); lower: start from the bicubic image",
+                    elem_id="upscale-strength",
+                )
+                back_project = gr.Checkbox(
+                    value=request_default(UpscaleRequest, "back_project"),
+                    label="Keep the input's colours (back-projection)",
+                    info="Low frequencies from the input, detail from the model",
+                    elem_id="upscale-back-project",
+                )
             generate, cancel = action_row("upscale", "Upscale ×4")
         with gr.Column(scale=1):
             comparison = gr.ImageSlider(
@@ -77,6 +95,8 @@ def build(runner: EngineRunner) -> UpscaleTab:
         seed: float,
         tile_size: float,
         tile_overlap: float,
+        strength: float,
+        keep_colours: bool,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ):
@@ -86,6 +106,8 @@ def build(runner: EngineRunner) -> UpscaleTab:
             image=image,
             tile_size=int(tile_size) or None,
             tile_overlap=int(tile_overlap),
+            strength=float(strength),
+            back_project=bool(keep_colours),
             **sampling_kwargs(sampler, steps, None, seed, None),
         )
         result = runner.run(generation, session_of(request), progress)
@@ -95,7 +117,7 @@ def build(runner: EngineRunner) -> UpscaleTab:
         before = image.resize(upscaled.size, Image.Resampling.BICUBIC)
         return (before, upscaled), result.seed, text
 
-    inputs = [image, *sampling.components(), tile_size, tile_overlap]
+    inputs = [image, *sampling.components(), tile_size, tile_overlap, strength, back_project]
     run = generate.click(upscale, inputs, [comparison, seed_used, infotext], api_name="upscale", **ENGINE_QUEUE)
     wire_cancel(cancel, runner, [run])
-    return UpscaleTab(image, sampling, tile_size, tile_overlap, comparison, seed_used, infotext)
+    return UpscaleTab(image, sampling, tile_size, tile_overlap, strength, back_project, comparison, seed_used, infotext)
