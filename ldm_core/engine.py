@@ -167,7 +167,7 @@ class Engine:
         loaded.pipe.scheduler = make_scheduler(request.scheduler, loaded.scheduler_config)
         self.memory.activate(loaded.pipe)
         loaded.pipe.set_progress_bar_config(disable=True)
-        with torch.inference_mode():
+        with torch.inference_mode(), self.runtime.autocast_context():
             return recipe(request, inputs, context)
 
     def _infotext(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
@@ -32,11 +33,18 @@ class Runtime:
     vae_tiling: bool
     vae_slicing: bool
     notices: list[str] = field(default_factory=list)
+    autocast: torch.dtype | None = None  # CPU: fp32 weights, bf16 compute where the CPU has native bf16
+
+    def autocast_context(self) -> contextlib.AbstractContextManager:
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
 
     def describe(self) -> dict[str, object]:
         return {
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
+            "autocast": str(self.autocast).removeprefix("torch.") if self.autocast else None,
             "memory_mode": self.offload,
             "attention_slicing": self.attention_slicing,
             "vae_tiling": self.vae_tiling,
@@ -70,14 +78,26 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: bf16 matmuls and convolutions run about twice as fast as fp32 (oneDNN)."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
 def resolve_runtime(
     device: str, dtype: str, offload: str, attention_slicing: bool, vae_tiling: bool, vae_slicing: bool
 ) -> Runtime:
-    """Device: CUDA > MPS > CPU. Dtype: fp16 on CUDA, fp32 on MPS and CPU. Offload `auto`: by free VRAM."""
+    """Device: CUDA > MPS > CPU. Dtype: fp16 on CUDA, fp32 on MPS and CPU (with bf16 autocast on a CPU that has
+    native bf16: about 2x faster, images differ by under 1/1000). Offload `auto`: by free VRAM."""
     notices: list[str] = []
     chosen = resolve_device(device)
+    autocast = None
     if dtype == "auto":
         torch_dtype = torch.float16 if chosen.type == "cuda" else torch.float32
+        if chosen.type == "cpu" and cpu_has_native_bf16():
+            autocast = torch.bfloat16
+            notices.append("CPU with native bf16: fp32 weights, bf16 autocast (--dtype fp32 turns it off)")
     elif dtype in DTYPES:
         torch_dtype = DTYPES[dtype]
         if chosen.type == "cpu" and torch_dtype != torch.float32:
@@ -93,7 +113,7 @@ def resolve_runtime(
         mode = "none"
     elif offload == "auto":
         mode = _auto_offload(chosen, notices)
-    return Runtime(chosen, torch_dtype, mode, attention_slicing, vae_tiling, vae_slicing, notices)
+    return Runtime(chosen, torch_dtype, mode, attention_slicing, vae_tiling, vae_slicing, notices, autocast)
 
 
 def _auto_offload(device: torch.device, notices: list[str]) -> str:
@@ -105,6 +125,23 @@ def _auto_offload(device: torch.device, notices: list[str]) -> str:
     mode = "none" if free >= AUTO_NONE_MIN_FREE else "model" if free >= AUTO_MODEL_MIN_FREE else "sequential"
     notices.append(f"memory mode {mode} picked automatically ({free / GIB:.1f} GiB VRAM free)")
     return mode
+
+
+def _to_float(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+    return output.float()
+
+
+def _prepare_for_cpu(pipe: DiffusionPipeline, autocast: bool) -> None:
+    """channels_last convolutions (oneDNN's fast layout on CPU); under autocast, decoders hand back fp32 pixels
+    (some pipelines call .numpy() on them, which bf16 tensors refuse)."""
+    for module in pipe.components.values():
+        if not isinstance(module, torch.nn.Module) or getattr(module, "_studio_cpu_ready", False):
+            continue
+        module.to(memory_format=torch.channels_last)
+        decoder = getattr(module, "decoder", None)
+        if autocast and isinstance(decoder, torch.nn.Module):
+            decoder.register_forward_hook(_to_float)
+        module._studio_cpu_ready = True
 
 
 class MemoryManager:
@@ -128,6 +165,8 @@ class MemoryManager:
                     logger.info("%s has no %s; skipped", type(vae).__name__, method)
         if runtime.offload == "none" and runtime.device.type != "cpu":  # weights load on the CPU already
             pipe.to(runtime.device)
+        if runtime.device.type == "cpu":
+            _prepare_for_cpu(pipe, runtime.autocast is not None)
 
     def activate(self, pipe: DiffusionPipeline) -> None:
         """Before a run: with offload, (re)install this pipeline's hooks (shared modules carry one set of hooks)."""

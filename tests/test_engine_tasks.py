@@ -11,6 +11,7 @@ from engine_helpers import STEPS, box_mask, noise_image, pixels, two_class_map
 
 from ldm_core.errors import CancelledError
 from ldm_core.infotext import parse_infotext, read_png_infotext
+from ldm_core.memory import cpu_has_native_bf16
 from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
 
 TASKS = ("text2img", "semantic", "inpaint", "upscale")
@@ -154,3 +155,14 @@ def test_prompt_words_the_model_cannot_read_are_reported(engine):
     assert any("42 tokens" in warning and "first 32" in warning for warning in long.warnings)
     known = engine.run(make_request("text2img", prompt="a tree and the sea"))
     assert not any("does not know" in warning for warning in known.warnings)
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16 (AVX512-BF16 or AMX)")
+@pytest.mark.parametrize("task", TASKS)
+def test_cpu_bf16_autocast_runs_every_task_close_to_fp32(make_engine, family_root, engine, task):
+    """dtype auto on such a CPU: fp32 weights, bf16 compute; the images stay close to the fp32 ones."""
+    auto = make_engine(model_root=family_root, dtype="auto")
+    assert auto.describe()["autocast"] == "bfloat16"
+    fast, exact = (pixels(e.run(make_request(task)).images[0]) for e in (auto, engine))
+    assert fast.shape == exact.shape
+    assert np.abs(fast - exact).mean() < 8  # of 255: bf16 rounding, not a different image
