@@ -16,10 +16,10 @@ SCHEDULERS = ("ddim", "dpm++2m", "euler_a")
 class GenerationRequest:
     """Sampling fields shared by every task. seed=-1 draws a random seed; the seed used is in the result."""
 
-    num_inference_steps: int = 25
+    num_inference_steps: int = 15  # DPM-Solver++ 2M at 15 steps looks like DDIM at 25 (and meets the CPU speed bars)
     guidance_scale: float = 5.0
     seed: int = -1
-    scheduler: str = "ddim"
+    scheduler: str = "dpm++2m"
     batch_size: int = 1
 
 

@@ -24,6 +24,7 @@ from diffusers import AutoencoderKL, DDPMScheduler
 from diffusers.training_utils import EMAModel
 from transformers import AutoTokenizer, CLIPTextModel
 
+from ..memory import cpu_has_native_bf16
 from ..models import (
     build_word_tokenizer,
     make_scheduler,
@@ -146,8 +147,9 @@ def make_batch(data: LatentData, cfg: UNetConfig, vae: AutoencoderKL, rng: np.ra
     if cfg.task == "inpaint":
         pixels = data.pixels(idx)
         masks = random_masks(len(idx), pixels.shape[-1], rng)  # (B, 1, H, W), 1 = repaint
-        with torch.no_grad():
-            masked_latents = vae.encode(pixels * (masks < 0.5)).latent_dist.sample() * vae.config.scaling_factor
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_native_bf16()):  # 2x faster
+            masked = vae.encode(pixels * (masks < 0.5)).latent_dist.sample().float()
+        masked_latents = masked * vae.config.scaling_factor
         batch["mask"] = F.interpolate(masks, size=latents.shape[-2:])
         batch["masked_latents"] = masked_latents
     if cfg.latent_crop and cfg.task in ("semantic", "upscale"):
