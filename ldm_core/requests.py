@@ -54,7 +54,7 @@ class InpaintRequest(GenerationRequest):
 @dataclass(frozen=True, kw_only=True)
 class UpscaleRequest(GenerationRequest):
     image: Image.Image
-    tile_size: int | None = None  # low-res tile edge in pixels; None: the model's native tile
+    tile_size: int | None = None  # low-res tile edge in pixels; None: 128 (or the model's native tile if larger)
     tile_overlap: int = 8  # low-res pixels shared by neighbouring tiles, blended linearly
     strength: float = 0.5  # 1.0: sample from pure noise (the paper); lower: start from the noised bicubic x4 latent
     back_project: bool = True  # take colours / low frequencies from the input (iterative back-projection)

@@ -49,7 +49,7 @@ def build(runner: EngineRunner) -> UpscaleTab:
                     value=0,
                     step=8,
                     label="Tile size (low-res px)",
-                    info="0: the model's native tile",
+                    info="0: automatic (128, or the model's native tile if larger)",
                     elem_id="upscale-tile-size",
                 )
                 tile_overlap = gr.Slider(
