@@ -77,3 +77,19 @@ def test_attribute_score_rewards_matching_captions():
     shuffled = attribute_score(captions[1:] + captions[:1], maps, times)
     assert truth >= 0.9, truth  # the scenes' own maps and times satisfy their captions
     assert shuffled < truth - 0.2, (truth, shuffled)
+
+
+def test_cooldown_decays_the_learning_rate_linearly_to_zero_over_the_time_budget():
+    import time
+
+    import torch
+
+    from ldm_core.training.common import Budget, cool_down
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    budget = Budget(max_steps=10, max_minutes=0.01)  # 0.6 s
+    cool_down(optimizer, 0.5, budget)
+    assert 0.4 < optimizer.param_groups[0]["lr"] <= 0.5
+    time.sleep(0.7)
+    cool_down(optimizer, 0.5, budget)
+    assert optimizer.param_groups[0]["lr"] == 0.0 and budget.done(0)

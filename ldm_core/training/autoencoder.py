@@ -21,7 +21,7 @@ from diffusers import AutoencoderKL
 from ..data.dataset import load_scenes
 from ..data.photos import TRAIN_PHOTOS, load_photo, random_crops
 from ..models import make_vae
-from .common import Budget, Checkpointer, load_checkpoint
+from .common import Budget, Checkpointer, cool_down, load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class DecoderConfig:
     max_minutes: float = 60.0
     data_seed: int = 0
     checkpoint_every: int = 100
+    cooldown: bool = False  # decay the learning rate linearly to 0 over this invocation (see training.common)
 
 
 def finetune_decoder(cfg: DecoderConfig, out_dir: Path, cache_dir: Path) -> None:
@@ -144,6 +145,8 @@ def finetune_decoder(cfg: DecoderConfig, out_dir: Path, cache_dir: Path) -> None
     checkpointer = Checkpointer(out_dir, {"vae": vae}, optimizer, cfg, "decoder L1 + MSE", cfg.checkpoint_every, budget)
     lc, f = cfg.latent_crop, 2 ** (len(vae.config.block_out_channels) - 1)
     while not budget.done(state.step):
+        if cfg.cooldown:
+            cool_down(optimizer, cfg.lr, budget)
         idx = rng.integers(0, len(data.latents), cfg.batch_size)
         y, x = rng.integers(0, data.latents.shape[-1] - lc + 1, 2)
         latents = data.latents[idx, :, y : y + lc, x : x + lc]
@@ -209,6 +212,7 @@ def main() -> None:
         default=None,
         help="fine-tune only the decoder of this trained VAE folder on its cached latents (keeps the latent space)",
     )
+    parser.add_argument("--cooldown", action="store_true", help="decay the learning rate to 0 over --max-minutes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
@@ -219,6 +223,7 @@ def main() -> None:
             dcfg = DecoderConfig(init=args.decoder_only, num_scenes=64, latent_crop=8, batch_size=2, max_steps=5)
         dcfg.max_minutes = args.max_minutes if args.max_minutes is not None else dcfg.max_minutes
         dcfg.max_steps = args.max_steps if args.max_steps is not None else dcfg.max_steps
+        dcfg.cooldown = args.cooldown
         finetune_decoder(dcfg, args.out, args.cache)
         return
     cfg = AutoencoderConfig(**TINY) if args.size == "tiny" else AutoencoderConfig()

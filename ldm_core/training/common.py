@@ -88,10 +88,22 @@ class Budget:
     """Stops a run after `max_steps` steps or `max_minutes` of wall time in this process."""
 
     def __init__(self, max_steps: int, max_minutes: float):
-        self.max_steps, self.deadline = max_steps, time.monotonic() + max_minutes * 60
+        self.max_steps, self.seconds = max_steps, max_minutes * 60
+        self.deadline = time.monotonic() + self.seconds
 
     def done(self, step: int) -> bool:
         return step >= self.max_steps or time.monotonic() > self.deadline
+
+    def remaining(self) -> float:
+        """Fraction of this invocation's time still left, 1 -> 0."""
+        return min(1.0, max(0.0, (self.deadline - time.monotonic()) / max(self.seconds, 1e-9)))
+
+
+def cool_down(optimizer: torch.optim.Optimizer, lr: float, budget: Budget) -> None:
+    """Warmup-stable-decay's last phase: a resumed run with `--cooldown` decays the learning rate linearly from `lr` to
+    0 over its time budget (a constant-rate run can be continued any time; the cooldown gives the final weights)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * budget.remaining()
 
 
 class Checkpointer:

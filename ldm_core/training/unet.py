@@ -34,7 +34,7 @@ from ..models import (
     make_unet_text,
     make_unet_upscale,
 )
-from .common import Budget, Checkpointer, load_checkpoint
+from .common import Budget, Checkpointer, cool_down, load_checkpoint
 from .latents import LatentData, load_latent_data, random_masks
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class UNetConfig:
     vae: str = "runs/autoencoder/vae"
     init_from: str = ""  # a folder with unet/ (and text_encoder/, tokenizer/) to start from
     train_text_encoder: bool = True  # text task only; freeze it once inpainting has started from it
+    cooldown: bool = False  # decay the learning rate linearly to 0 over this invocation (see training.common)
 
 
 TINY = dict(size="tiny", num_scenes=64, batch_size=4, max_steps=10, checkpoint_every=5)
@@ -188,6 +189,8 @@ def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
     )
     model.train()
     while not budget.done(state.step):
+        if cfg.cooldown:
+            cool_down(optimizer, cfg.lr, budget)
         batch = make_batch(data, cfg, vae, rng)
         latents = batch["latents"]
         noise = torch.randn_like(latents)
@@ -236,12 +239,14 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--freeze-text-encoder", action="store_true")
+    parser.add_argument("--cooldown", action="store_true", help="decay the learning rate to 0 over --max-minutes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = UNetConfig(task=args.task, **(TINY if args.size == "tiny" else {}))
     cfg.train_text_encoder = not args.freeze_text_encoder
+    cfg.cooldown = args.cooldown
     for key in ("vae", "init_from", "latent_crop", "batch_size", "num_scenes", "max_minutes", "max_steps"):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))
