@@ -33,11 +33,16 @@ def _training_record(run: Path) -> dict:
 
 
 def export_family(runs: Path, out: Path, curves_dir: Path | None = None) -> Path:
-    vae = AutoencoderKL.from_pretrained(runs / "autoencoder" / "vae")
+    records = {"autoencoder": _training_record(runs / "autoencoder")}
+    vae_dir = runs / "autoencoder" / "vae"
+    if (runs / "decoder" / "vae").exists():  # the decoder fine-tuned on the same latent space (autoencoder.py)
+        vae_dir = runs / "decoder" / "vae"
+        records["decoder"] = _training_record(runs / "decoder")
+    vae = AutoencoderKL.from_pretrained(vae_dir)
     text_run = runs / "unet_text"
     tokenizer = AutoTokenizer.from_pretrained(text_run / "tokenizer")
     text_encoder = CLIPTextModel.from_pretrained(text_run / "text_encoder")
-    unets, records = {}, {"autoencoder": _training_record(runs / "autoencoder")}
+    unets = {}
     for key, (run_name, cls) in STAGES.items():
         folder = runs / run_name / "unet"
         if folder.exists():
