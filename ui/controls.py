@@ -87,6 +87,19 @@ def sampling_controls(
     return SamplingControls(scheduler, steps, guidance_slider, seed, batch_slider)
 
 
+def strength_slider(prefix: str, request_type: type, info: str, minimum: float = 0.0) -> gr.Slider:
+    """The img2img-style "Denoising strength" slider (inpainting, x4), its default from the request type."""
+    return gr.Slider(
+        minimum,
+        1.0,
+        value=request_default(request_type, "strength"),
+        step=0.05,
+        label="Denoising strength",
+        info=info,
+        elem_id=f"{prefix}-strength",
+    )
+
+
 def sampling_kwargs(
     scheduler: str, steps: float, guidance: float | None, seed: float | None, batch: float | None
 ) -> dict:

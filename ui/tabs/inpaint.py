@@ -17,6 +17,7 @@ from ..controls import (
     result_panel,
     sampling_controls,
     sampling_kwargs,
+    strength_slider,
 )
 from ..editor import editor_background, editor_mask
 from ..runner import EngineRunner, session_of
@@ -63,15 +64,7 @@ def build(runner: EngineRunner) -> InpaintTab:
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="inpaint-negative")
             with gr.Row():
-                strength = gr.Slider(
-                    0.0,
-                    1.0,
-                    value=request_default(InpaintRequest, "strength"),
-                    step=0.05,
-                    label="Denoising strength",
-                    info="1 repaints from pure noise",
-                    elem_id="inpaint-strength",
-                )
+                strength = strength_slider("inpaint", InpaintRequest, "1 repaints from pure noise")
                 mask_blur = gr.Slider(
                     0,
                     64,

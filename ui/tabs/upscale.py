@@ -10,7 +10,7 @@ from PIL import Image
 from ldm_core.infotext import PNG_KEY
 from ldm_core.requests import UpscaleRequest
 
-from ..controls import SamplingControls, request_default, sampling_controls, sampling_kwargs
+from ..controls import SamplingControls, request_default, sampling_controls, sampling_kwargs, strength_slider
 from ..runner import EngineRunner, session_of
 from .common import ENGINE_QUEUE, action_row, wire_cancel
 
@@ -61,14 +61,11 @@ def build(runner: EngineRunner) -> UpscaleTab:
                     elem_id="upscale-tile-overlap",
                 )
             with gr.Row():
-                strength = gr.Slider(
-                    0.05,
-                    1.0,
-                    value=request_default(UpscaleRequest, "strength"),
-                    step=0.05,
-                    label="Denoising strength",
-                    info="1: sample from pure noise (the paper's sampler); lower: start from the bicubic image",
-                    elem_id="upscale-strength",
+                strength = strength_slider(
+                    "upscale",
+                    UpscaleRequest,
+                    "1: sample from pure noise (the paper's sampler); lower: start from the bicubic image",
+                    minimum=0.05,
                 )
                 back_project = gr.Checkbox(
                     value=request_default(UpscaleRequest, "back_project"),
