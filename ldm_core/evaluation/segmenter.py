@@ -24,7 +24,7 @@ from torch import nn
 from ..data.dataset import HELDOUT_SEED_OFFSET, load_scenes
 from ..data.scenes import TIMES
 from ..palette import NUM_CLASSES
-from ..training.common import Budget, Checkpointer, load_checkpoint
+from ..training.common import Budget, Checkpointer, cool_down, load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -41,26 +41,30 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class SceneSegmenter(nn.Module):
-    """A 3-level encoder-decoder with skips; a time-of-day head on the pooled bottleneck."""
+    """An encoder-decoder with skips (`depth` poolings, widths w, 2w, 4w, 4w...) and a global-context term at the
+    bottleneck (lake vs sea, day vs night need the whole scene); a time-of-day head on the pooled bottleneck."""
 
-    def __init__(self, width: int = 32, num_classes: int = NUM_CLASSES, num_times: int = len(TIMES)):
+    def __init__(self, width: int = 32, num_classes: int = NUM_CLASSES, num_times: int = len(TIMES), depth: int = 4):
         super().__init__()
-        self.config = {"width": width, "num_classes": num_classes, "num_times": num_times}
-        w = width
-        self.enc1, self.enc2, self.enc3 = _block(3, w), _block(w, 2 * w), _block(2 * w, 4 * w)
-        self.dec2, self.dec1 = _block(4 * w + 2 * w, 2 * w), _block(2 * w + w, w)
-        self.head = nn.Conv2d(w, num_classes, 1)
-        self.time_head = nn.Linear(4 * w, num_times)
+        self.config = {"width": width, "num_classes": num_classes, "num_times": num_times, "depth": depth}
+        widths = [width * min(2**i, 4) for i in range(depth + 1)]
+        self.encoders = nn.ModuleList(_block(3 if i == 0 else widths[i - 1], c) for i, c in enumerate(widths))
+        self.decoders = nn.ModuleList(_block(widths[i + 1] + widths[i], widths[i]) for i in range(depth))
+        self.context = nn.Linear(widths[-1], widths[-1])
+        self.head = nn.Conv2d(width, num_classes, 1)
+        self.time_head = nn.Linear(widths[-1], num_times)
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """pixels in [-1, 1] -> (class logits (B, K, H, W), time logits (B, 3), pooled features (B, 4w))."""
-        e1 = self.enc1(pixels)
-        e2 = self.enc2(F.avg_pool2d(e1, 2))
-        e3 = self.enc3(F.avg_pool2d(e2, 2))
-        d2 = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0), e2], 1))
-        d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0), e1], 1))
-        features = e3.mean((2, 3))
-        return self.head(d1), self.time_head(features), features
+        """pixels in [-1, 1] -> (class logits (B, K, H, W), time logits (B, 3), pooled features (B, F))."""
+        skips, h = [], pixels
+        for i, encoder in enumerate(self.encoders):
+            h = encoder(h if i == 0 else F.avg_pool2d(h, 2))
+            skips.append(h)
+        features = h.mean((2, 3))
+        h = h + self.context(features)[:, :, None, None]
+        for i in reversed(range(len(self.decoders))):
+            h = self.decoders[i](torch.cat([F.interpolate(h, scale_factor=2.0), skips[i]], 1))
+        return self.head(h), self.time_head(features), features
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -118,21 +122,27 @@ def segment(
 
 @dataclass
 class SegmenterConfig:
-    width: int = 24
+    width: int = 16
+    depth: int = 4
     num_scenes: int = 8000
-    batch_size: int = 8
+    batch_size: int = 12
     lr: float = 2e-3
     max_steps: int = 100_000
     max_minutes: float = 15.0
     data_seed: int = 0
     checkpoint_every: int = 200
     heldout: int = 500
+    cooldown: bool = False  # decay the learning rate linearly to 0 over this invocation (see training.common)
 
 
 def train(cfg: SegmenterConfig, out_dir: Path, run_dir: Path, cache_dir: Path) -> None:
     torch.manual_seed(cfg.data_seed)
     scenes = load_scenes(cache_dir, cfg.num_scenes)
-    model = SceneSegmenter(cfg.width)
+    model = SceneSegmenter(cfg.width, depth=cfg.depth)
+    # mIoU weighs every class alike: up-weight the small ones (rocks, houses) by 1/sqrt(pixel frequency)
+    freq = np.bincount(scenes.label_maps[:500].ravel(), minlength=NUM_CLASSES) + 1.0
+    class_weights = torch.from_numpy((freq.sum() / freq) ** 0.5).float()
+    class_weights /= class_weights.mean()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     state = load_checkpoint(run_dir, {"model": model}, optimizer)
     rng = np.random.default_rng([cfg.data_seed, state.step])
@@ -148,8 +158,12 @@ def train(cfg: SegmenterConfig, out_dir: Path, run_dir: Path, cache_dir: Path) -
         labels = torch.from_numpy(scenes.label_maps[idx].astype(np.int64))
         if rng.random() < 0.5:
             pixels, labels = pixels.flip(-1), labels.flip(-1)
+        if cfg.cooldown:
+            cool_down(optimizer, cfg.lr, budget)
         logits, time_logits, _ = model(degrade(pixels, generator))
-        loss = F.cross_entropy(logits, labels) + 0.2 * F.cross_entropy(time_logits, torch.from_numpy(scenes.times[idx]))
+        loss = F.cross_entropy(logits, labels, weight=class_weights) + 0.2 * F.cross_entropy(
+            time_logits, torch.from_numpy(scenes.times[idx])
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -175,11 +189,13 @@ def train(cfg: SegmenterConfig, out_dir: Path, run_dir: Path, cache_dir: Path) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("assets/evaluator"))
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/evaluator"))
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/evaluator2"))
     parser.add_argument("--cache", type=Path, default=Path("cache"))
     parser.add_argument("--size", choices=["tiny", "full"], default="full")
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--cooldown", action="store_true", help="decay the learning rate to 0 over --max-minutes")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-3)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
@@ -187,10 +203,13 @@ def main() -> None:
     cfg = (
         SegmenterConfig()
         if args.size == "full"
-        else SegmenterConfig(width=8, num_scenes=64, batch_size=4, max_steps=10, heldout=16)
+        else SegmenterConfig(width=8, depth=2, num_scenes=64, batch_size=4, max_steps=10, heldout=16)
     )
     if args.max_minutes is not None:
         cfg.max_minutes = args.max_minutes
+    cfg.cooldown = args.cooldown
+    if args.lr is not None:
+        cfg.lr = args.lr
     train(cfg, args.out, args.run_dir, args.cache)
 
 
