@@ -212,7 +212,7 @@ def task_request(task: str, **sampling: Any) -> Any:
         mask[image.height // 4 : 3 * image.height // 4, image.width // 4 : 3 * image.width // 4] = 255
         return InpaintRequest(image=image, mask=Image.fromarray(mask), prompt="a house", **options)
     if task == "upscale":
-        return UpscaleRequest(image=_example("images/lake_mountains_64px.png", 64), **options)
+        return UpscaleRequest(image=_example("images/lake_mountains.png", 128), **options)  # 128->512: the speed bar
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
 
 
