@@ -116,3 +116,10 @@ def test_larger_image_is_tiled_and_reports_every_step(engine):
     tiles = count_tiles(40, 24, 16, 4)
     assert tiles > 1 and events[-1].total_steps == STEPS * tiles
     assert "Tile size: 16" in result.infotexts[0] and "CFG scale" not in result.infotexts[0]
+
+
+def test_automatic_tile_is_no_bigger_than_the_image_and_at_most_128(engine):
+    small = engine.run(UpscaleRequest(image=noise_image(20, 16), num_inference_steps=2, seed=1))
+    assert "Tile size: 32," in small.infotexts[0]  # the model's native tile: a small input is not padded to 128
+    wide = engine.run(UpscaleRequest(image=noise_image(44, 20), num_inference_steps=2, seed=1))
+    assert "Tile size: 48," in wide.infotexts[0]

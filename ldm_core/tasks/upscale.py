@@ -36,7 +36,9 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
     loaded = context.loaded
     image = inputs.image
     assert image is not None
-    tile = request.tile_size or max(loaded.native_size, DEFAULT_TILE)
+    # automatic: up to DEFAULT_TILE, but no bigger than the image (a small input is padded to a whole tile)
+    longest = -(-max(image.size) // 8) * 8
+    tile = request.tile_size or max(loaded.native_size, min(DEFAULT_TILE, longest))
     overlap = min(request.tile_overlap, tile // 4)  # wider overlaps only cost time
     scale = loaded.vae_factor
     tiles = count_tiles(max(image.width, tile), max(image.height, tile), tile, overlap)
