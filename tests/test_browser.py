@@ -123,7 +123,10 @@ def test_semantic_map_painted_on_the_canvas(page: Page, screenshot_dir: Path):
     set_steps(page, "semantic")
     page.locator("#semantic-generate").click()
     expect_loaded_image(page, "#semantic-gallery img")
-    screenshot(page, screenshot_dir, "semantic")
+    expect(page.locator("#semantic-infotext textarea")).to_have_value(
+        re.compile(r"Seed: \d+"), timeout=RESULT_TIMEOUT_MS
+    )
+    screenshot(page, screenshot_dir, "semantic")  # the finished image, not a live preview
 
 
 def test_an_off_palette_map_warns_that_it_was_snapped(page: Page, tmp_path: Path):

@@ -35,7 +35,10 @@ def status_markdown(engine: Any) -> str:
     fields = []
     for key, label in (("preset", "preset"), ("device", "device"), ("dtype", "dtype"), ("memory_mode", "memory")):
         if description.get(key) not in (None, ""):
-            fields.append(f"{label}: **{html.escape(str(description[key]))}**")
+            value = str(description[key]) + (
+                f" + {description['autocast']} autocast" if key == "dtype" and description.get("autocast") else ""
+            )
+            fields.append(f"{label}: **{html.escape(value)}**")
     task_parts = []
     for task, reason in tasks.items():
         name = TASK_LABELS.get(task, task)
