@@ -179,12 +179,12 @@ def resolve_family(requested: Path, scratch: Path) -> FamilyInfo:
     return FamilyInfo(path, True, True, note)
 
 
-def make_engine(family: Path) -> Any:
-    """The engine as the app runs it on this machine: CPU, fp32, offline, no saving."""
+def make_engine(family: Path, dtype: str = "auto") -> Any:
+    """The engine as the app runs it here: CPU, dtype auto (bf16 autocast where native), offline, no saving."""
     from ldm_core import Engine, EngineConfig
 
     config = EngineConfig(
-        model_root=family, device="cpu", dtype="fp32", offload="none", offline=True, save_outputs=False
+        model_root=family, device="cpu", dtype=dtype, offload="none", offline=True, save_outputs=False
     )
     return Engine(config)
 

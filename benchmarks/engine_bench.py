@@ -55,6 +55,10 @@ def _bare_text2img(engine: Any, request: Any) -> Callable[[], list[Any]]:
     loaded.pipe.set_progress_bar_config(disable=True)  # the engine disables it too: compare like with like
 
     def call() -> list[Any]:
+        with engine.runtime.autocast_context():  # the same compute dtype as the engine (bf16 autocast or none)
+            return _call()
+
+    def _call() -> list[Any]:
         return loaded.pipe(
             prompt=request.prompt,
             negative_prompt=request.negative_prompt or None,

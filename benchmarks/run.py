@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, default=None, help="torch CPU threads, here and in the subprocesses (default: torch's)"
     )
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    parser.add_argument(
+        "--dtype", choices=["auto", "fp32"], default="auto", help="auto: as the app runs (bf16 autocast on such CPUs)"
+    )
     parser.add_argument("--skip-cold-start", action="store_true")
     parser.add_argument("--skip-memory", action="store_true", help="no per-task subprocess memory probes")
     parser.add_argument("--skip-cpu-sd15", action="store_true")
@@ -94,13 +97,13 @@ def _run_sections(
     record["family"] = family.as_dict()
     record["settings"] = {
         "device": "cpu",
-        "dtype": "fp32",
+        "dtype": args.dtype,
         "repeats": repeats,
         "warmup": 1,
         "quick": args.quick,
         "torch_threads": torch.get_num_threads(),
     }
-    engine = make_engine(family.path)
+    engine = make_engine(family.path, args.dtype)
     record["latency"] = _timed("latency per task", engine_bench.task_latency, engine, tasks, repeats)
     sweep_steps = (5, 10, 25) if args.quick else engine_bench.SWEEP_STEPS
     sweep_repeats = max(1, min(repeats, 3))
