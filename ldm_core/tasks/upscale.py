@@ -37,7 +37,7 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
     image = inputs.image
     assert image is not None
     # automatic: up to DEFAULT_TILE, but no bigger than the image (a small input is padded to a whole tile)
-    longest = -(-max(image.size) // 8) * 8
+    longest = -(-max(image.size) // loaded.size_multiple) * loaded.size_multiple
     tile = request.tile_size or max(loaded.native_size, min(DEFAULT_TILE, longest))
     overlap = min(request.tile_overlap, tile // 4)  # wider overlaps only cost time
     scale = loaded.vae_factor
@@ -60,7 +60,7 @@ def run(request: UpscaleRequest, inputs: CheckedInputs, context: RunContext) -> 
             with vae_tiled(loaded.pipe.vqvae):
                 pixels = upscale_tiled(image, tile, overlap, scale, upscale_tile)
             if request.back_project:
-                pixels = back_project(pixels, np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
+                pixels = back_project(pixels, np.asarray(image, dtype=np.float32) / 255.0)  # RGB (validated)
             images.append(Image.fromarray((pixels * 255).round().clip(0, 255).astype(np.uint8)))
         monitor.finish()
     params = {

@@ -121,6 +121,9 @@ class DecoderConfig:
     cooldown: bool = False  # decay the learning rate linearly to 0 over this invocation (see training.common)
 
 
+DECODER_TINY = dict(num_scenes=64, latent_crop=8, batch_size=2, max_steps=5)
+
+
 def finetune_decoder(cfg: DecoderConfig, out_dir: Path, cache_dir: Path) -> None:
     """Train only the decoder (and post_quant_conv) on the cached latents, with L1 + MSE (like SD's "ft-MSE" VAE).
 
@@ -218,9 +221,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.decoder_only:
-        dcfg = DecoderConfig(init=args.decoder_only)
-        if args.size == "tiny":
-            dcfg = DecoderConfig(init=args.decoder_only, num_scenes=64, latent_crop=8, batch_size=2, max_steps=5)
+        dcfg = DecoderConfig(init=args.decoder_only, **(DECODER_TINY if args.size == "tiny" else {}))
         dcfg.max_minutes = args.max_minutes if args.max_minutes is not None else dcfg.max_minutes
         dcfg.max_steps = args.max_steps if args.max_steps is not None else dcfg.max_steps
         dcfg.cooldown = args.cooldown
