@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import LDMSuperResolutionPipeline
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from diffusers.utils.torch_utils import randn_tensor
 
 
 def steps_to_run(num_inference_steps: int, strength: float) -> int:
@@ -31,6 +32,10 @@ def back_project(upscaled: np.ndarray, low_res: np.ndarray, iterations: int = 3)
 
 
 class OffloadableSuperResolutionPipeline(LDMSuperResolutionPipeline):
+    """The stock sampler, run on `_execution_device`: the stock `__call__` places its latents on `self.device`, which
+    is the CPU under model offload and the meta device under sequential offload (the UNet's output then met CPU or
+    meta latents in the scheduler: seen on a GPU)."""
+
     model_cpu_offload_seq = "unet->vqvae"
 
     @torch.no_grad()
@@ -42,34 +47,30 @@ class OffloadableSuperResolutionPipeline(LDMSuperResolutionPipeline):
         num_inference_steps: int = 100,
         generator: torch.Generator | None = None,
         output_type: str = "np",
-        **kwargs,
     ) -> ImagePipelineOutput:
         """strength 1.0: the stock sampler (pure noise, Sec. 4.4). Below 1: SDEdit-style, run the last `strength` of
         the schedule from the noised latent of the bicubic x4 image, so low frequencies (colours) come from the input.
         `image` is a (1, 3, h, w) tensor in [-1, 1]."""
-        if strength >= 1.0:
-            return super().__call__(
-                image=image,
-                num_inference_steps=num_inference_steps,
-                generator=generator,
-                output_type=output_type,
-                **kwargs,
-            )
-        # 1. prepare the condition and the starting latent
-        device, dtype = self.unet.device, self.unet.dtype
+        device, dtype = self._execution_device, self.unet.dtype
         image = image.to(device=device, dtype=dtype)
-        factor = 2 ** (len(self.vqvae.config.block_out_channels) - 1)
-        upsampled = F.interpolate(image, scale_factor=factor, mode="bicubic", align_corners=False).clamp(-1, 1)
-        encoded = self.vqvae.encode(upsampled)
-        start = encoded.latent_dist.mode() if hasattr(encoded, "latent_dist") else encoded.latents
-        # 2. timesteps: the last `strength` of the schedule
+        # 1. timesteps: the last `strength` of the schedule
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         skip = num_inference_steps - steps_to_run(num_inference_steps, strength)
         timesteps = self.scheduler.timesteps[skip:]
-        if hasattr(self.scheduler, "set_begin_index"):
-            self.scheduler.set_begin_index(skip * self.scheduler.order)
-        noise = torch.randn(start.shape, generator=generator, device=generator.device if generator else "cpu")
-        latents = self.scheduler.add_noise(start, noise.to(device=device, dtype=dtype), timesteps[:1])
+        # 2. the starting latent: pure noise (as the stock pipeline), or the noised latent of the bicubic x4 image
+        if skip == 0 and strength >= 1.0:
+            shape = (image.shape[0], self.unet.config.in_channels // 2, *image.shape[-2:])
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+            latents = latents * self.scheduler.init_noise_sigma
+        else:
+            factor = 2 ** (len(self.vqvae.config.block_out_channels) - 1)
+            upsampled = F.interpolate(image, scale_factor=factor, mode="bicubic", align_corners=False).clamp(-1, 1)
+            encoded = self.vqvae.encode(upsampled)
+            start = encoded.latent_dist.mode() if hasattr(encoded, "latent_dist") else encoded.latents
+            if hasattr(self.scheduler, "set_begin_index"):
+                self.scheduler.set_begin_index(skip * self.scheduler.order)
+            noise = randn_tensor(start.shape, generator=generator, device=device, dtype=dtype)
+            latents = self.scheduler.add_noise(start, noise, timesteps[:1])
         # 3. denoise with the low-res image concatenated (as the stock pipeline does)
         for t in self.progress_bar(timesteps):
             model_input = self.scheduler.scale_model_input(torch.cat([latents, image], dim=1), t)

@@ -21,7 +21,7 @@ from diffusers import AutoencoderKL
 from ..data.dataset import load_scenes
 from ..data.photos import TRAIN_PHOTOS, load_photo, random_crops
 from ..models import make_vae
-from .common import Budget, Checkpointer, cool_down, load_checkpoint
+from .common import Budget, Checkpointer, cool_down, load_checkpoint, training_device
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ class DecoderConfig:
     data_seed: int = 0
     checkpoint_every: int = 100
     cooldown: bool = False  # decay the learning rate linearly to 0 over this invocation (see training.common)
+    device: str = "auto"
 
 
 DECODER_TINY = dict(num_scenes=64, latent_crop=8, batch_size=2, max_steps=5)
@@ -134,7 +135,8 @@ def finetune_decoder(cfg: DecoderConfig, out_dir: Path, cache_dir: Path) -> None
     from .latents import load_latent_data
 
     torch.manual_seed(cfg.data_seed)
-    vae = AutoencoderKL.from_pretrained(cfg.init)
+    device = training_device(cfg.device)
+    vae = AutoencoderKL.from_pretrained(cfg.init).to(device)
     data = load_latent_data(cache_dir, vae, cfg.num_scenes, "upscale")  # scenes + real-photo crops, raw latents
     vae.requires_grad_(False)
     params = [*vae.decoder.parameters(), *vae.post_quant_conv.parameters()]
@@ -152,8 +154,8 @@ def finetune_decoder(cfg: DecoderConfig, out_dir: Path, cache_dir: Path) -> None
             cool_down(optimizer, cfg.lr, budget)
         idx = rng.integers(0, len(data.latents), cfg.batch_size)
         y, x = rng.integers(0, data.latents.shape[-1] - lc + 1, 2)
-        latents = data.latents[idx, :, y : y + lc, x : x + lc]
-        pixels = data.pixels(idx)[..., f * y : f * (y + lc), f * x : f * (x + lc)]
+        latents = data.latents[idx, :, y : y + lc, x : x + lc].to(device)
+        pixels = data.pixels(idx)[..., f * y : f * (y + lc), f * x : f * (x + lc)].to(device)
         if rng.random() < 0.5:
             latents, pixels = latents.flip(-1), pixels.flip(-1)
         latents = latents + cfg.latent_noise * torch.randn_like(latents)
@@ -216,6 +218,9 @@ def main() -> None:
         help="fine-tune only the decoder of this trained VAE folder on its cached latents (keeps the latent space)",
     )
     parser.add_argument("--cooldown", action="store_true", help="decay the learning rate to 0 over --max-minutes")
+    parser.add_argument("--device", default="auto", help="decoder-only: auto (the GPU if there is one), cpu, cuda")
+    parser.add_argument("--batch-size", type=int, default=None, help="decoder-only")
+    parser.add_argument("--num-scenes", type=int, default=None, help="decoder-only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
@@ -224,7 +229,9 @@ def main() -> None:
         dcfg = DecoderConfig(init=args.decoder_only, **(DECODER_TINY if args.size == "tiny" else {}))
         dcfg.max_minutes = args.max_minutes if args.max_minutes is not None else dcfg.max_minutes
         dcfg.max_steps = args.max_steps if args.max_steps is not None else dcfg.max_steps
-        dcfg.cooldown = args.cooldown
+        dcfg.cooldown, dcfg.device = args.cooldown, args.device
+        dcfg.batch_size = args.batch_size or dcfg.batch_size
+        dcfg.num_scenes = args.num_scenes or dcfg.num_scenes
         finetune_decoder(dcfg, args.out, args.cache)
         return
     cfg = AutoencoderConfig(**TINY) if args.size == "tiny" else AutoencoderConfig()

@@ -84,6 +84,25 @@ def plot_losses(out_dir: Path, losses: list[tuple[int, float]], title: str) -> N
     plt.close(fig)
 
 
+def training_device(name: str = "auto") -> torch.device:
+    """`auto` trains on the GPU when there is one. On CUDA, matmuls and convolutions may use TF32 tensor cores."""
+    device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    logger.info("training on %s", device)
+    return device
+
+
+def autocast_bf16(device: torch.device) -> torch.autocast:
+    """bf16 autocast for no-grad encoder passes on training batches: on CUDA, and on CPUs with native bf16."""
+    from ..memory import cpu_has_native_bf16
+
+    enabled = device.type == "cuda" or cpu_has_native_bf16()
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 class Budget:
     """Stops a run after `max_steps` steps or `max_minutes` of wall time in this process."""
 

@@ -17,6 +17,7 @@ from ..data.photos import TRAIN_PHOTOS, load_photo, random_crops
 from ..models import VAE_FACTOR
 from ..palette import NUM_CLASSES
 from ..pipelines.semantic_map import label_map_to_condition
+from .common import training_device
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +40,17 @@ class LatentData:
 def vae_fingerprint(vae: AutoencoderKL) -> str:
     digest = hashlib.sha1()
     for tensor in vae.state_dict().values():
-        digest.update(tensor.float().numpy().tobytes()[:4096])
+        digest.update(tensor.float().cpu().numpy().tobytes()[:4096])
     return digest.hexdigest()[:12]
 
 
 @torch.no_grad()
 def encode_images(vae: AutoencoderKL, images: np.ndarray, batch_size: int = 64) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> posterior means (N, C, H/f, W/f), unscaled."""
+    """uint8 (N, H, W, 3) -> posterior means (N, C, H/f, W/f), unscaled, on the CPU (encoded on the VAE's device)."""
     out = []
     for start in range(0, len(images), batch_size):
-        pixels = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2).float() / 127.5 - 1
-        out.append(vae.encode(pixels).latent_dist.mean)
+        pixels = torch.from_numpy(images[start : start + batch_size]).to(vae.device).permute(0, 3, 1, 2)
+        out.append(vae.encode(pixels.float() / 127.5 - 1).latent_dist.mean.cpu())
     return torch.cat(out)
 
 
@@ -134,11 +135,12 @@ def main() -> None:
     parser.add_argument("--num-scenes", type=int, default=2000)
     parser.add_argument("--photos", action="store_true", help="also encode the real-photo crops (x4 data)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="auto", help="auto (the GPU if there is one), cpu, cuda")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    vae = AutoencoderKL.from_pretrained(args.vae).eval()
+    vae = AutoencoderKL.from_pretrained(args.vae).eval().to(training_device(args.device))
     load_latent_data(args.cache, vae, args.num_scenes, "upscale" if args.photos else "text")
 
 
