@@ -40,6 +40,18 @@ def test_one_tile_image_matches_the_untiled_pipeline(engine, strength):
     np.testing.assert_array_equal(pixels(tiled.images[0]), untiled)
 
 
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_the_pipeline_samples_on_its_execution_device_not_on_self_device(engine, monkeypatch, strength):
+    """Under model offload `self.device` is the CPU and under sequential offload the meta device, while the UNet runs
+    on the GPU (accelerate's hooks): the latents belong on `_execution_device` (a bug seen on an H200)."""
+    pipe = engine.load("upscale").pipe
+    cls = type(pipe)
+    monkeypatch.setattr(cls, "device", property(lambda self: torch.device("meta")))
+    monkeypatch.setattr(cls, "_execution_device", property(lambda self: torch.device("cpu")))
+    out = pipe(image=image_to_tensor(noise_image(32, 32)), strength=strength, num_inference_steps=2, output_type="np")
+    assert out.images[0].shape == (128, 128, 3) and np.isfinite(out.images[0]).all()
+
+
 def test_strength_starts_from_the_input_and_runs_part_of_the_schedule(engine):
     events = []
     image = noise_image(32, 32, seed=4)
