@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNet2DModel
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
@@ -109,12 +110,23 @@ def _unet_layout(in_channels: int, size: Size, channels: tuple[int, ...]) -> dic
 
 
 def _cross_attention_unet(in_channels: int, cross_attention_dim: int, size: Size) -> UNet2DConditionModel:
-    return UNet2DConditionModel(
+    """Text by cross-attention at 16x16 and 8x8, and a pooled text embedding added to the timestep embedding (as in
+    Imagen and SDXL), which conditions every ResNet block: global attributes (time of day) need no spatial query."""
+    layout = _unet_layout(in_channels, size, (64, 96, 96))
+    # UNet2DConditionModel reads `attention_head_dim` as the number of heads (a naming quirk kept for SD's configs):
+    # pass heads so that every head really has `attention_head_dim` channels (32 heads of 3 channels otherwise).
+    layout["attention_head_dim"] = layout["block_out_channels"][-1] // layout["attention_head_dim"]
+    unet = UNet2DConditionModel(
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=cross_attention_dim,
-        **_unet_layout(in_channels, size, (64, 96, 96)),
+        addition_embed_type="text",
+        addition_embed_type_num_heads=max(1, cross_attention_dim // 32),
+        **layout,
     )
+    with torch.no_grad():  # the pooled branch starts silent: a UNet loaded into this layout keeps its function
+        unet.add_embedding.norm2.weight.zero_()
+    return unet
 
 
 def make_unet_text(cross_attention_dim: int, size: Size = "full") -> UNet2DConditionModel:

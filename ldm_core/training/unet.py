@@ -95,6 +95,8 @@ class TaskModel(torch.nn.Module):
             raise ValueError(f"task must be one of text, inpaint, semantic, upscale; got {cfg.task!r}")
         if cfg.init_unet:
             self._load_unet_expanding_input(Path(cfg.init_unet))
+        if self.tokenizer is not None and not (cfg.task == "text" and cfg.train_text_encoder):
+            self.text_encoder.requires_grad_(False)  # frozen or shared: no gradients to compute
 
     def _load_unet_expanding_input(self, folder: Path) -> None:
         """Start from another UNet; extra input channels (inpainting's mask and masked image) start at zero."""
