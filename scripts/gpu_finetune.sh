@@ -8,7 +8,7 @@
 # the inpainting UNet, the semantic UNet and the decoder (decoder-only, so the latent space stays the same).
 # Writes fp16 weights (text.safetensors, inpaint.safetensors, semantic.safetensors, vae.safetensors) and logs.tar.gz
 # into OUT; scripts/gpu_import.py puts them back into a runs folder that `python -m ldm_core.training.export` reads.
-# Batch sizes can be set with TEXT_BS, INPAINT_BS, SEMANTIC_BS, DECODER_BS. Wheels in .whl/ are installed first
+# TRAIN picks the runs (default "text inpaint semantic decoder"); batch sizes: TEXT_BS, INPAINT_BS, SEMANTIC_BS, DECODER_BS. Wheels in .whl/ are installed first
 # (for a machine without diffusers).
 set -u
 MINUTES=${1:?minutes}
@@ -27,14 +27,16 @@ python3 -c "from pathlib import Path; from ldm_core.data.dataset import load_sce
 python3 -m ldm_core.training.latents --vae assets/builtin/vae --num-scenes "$SCENES" --photos
 echo "data ready in $(($(date +%s) - start)) s"
 
+TRAIN=" ${TRAIN:-text inpaint semantic decoder} "
+wants() { [[ $TRAIN == *" $1 "* ]]; }
 common=(--vae assets/builtin/vae --num-scenes "$SCENES" --max-minutes "$MINUTES" --cooldown --threads 3)
-python3 -m ldm_core.training.unet --task text --out "$RUNS/unet_text" --init-from assets/builtin \
+wants text && python3 -m ldm_core.training.unet --task text --out "$RUNS/unet_text" --init-from assets/builtin \
   --freeze-text-encoder --batch-size "${TEXT_BS:-128}" "${common[@]}" >"$RUNS/text.log" 2>&1 &
-python3 -m ldm_core.training.unet --task inpaint --out "$RUNS/unet_inpaint" --init-from assets/builtin \
+wants inpaint && python3 -m ldm_core.training.unet --task inpaint --out "$RUNS/unet_inpaint" --init-from assets/builtin \
   --init-unet assets/builtin/unet_inpaint --batch-size "${INPAINT_BS:-128}" "${common[@]}" >"$RUNS/inpaint.log" 2>&1 &
-python3 -m ldm_core.training.unet --task semantic --out "$RUNS/unet_semantic" --init-unet assets/builtin/unet_semantic \
+wants semantic && python3 -m ldm_core.training.unet --task semantic --out "$RUNS/unet_semantic" --init-unet assets/builtin/unet_semantic \
   --latent-crop 16 --batch-size "${SEMANTIC_BS:-256}" "${common[@]}" >"$RUNS/semantic.log" 2>&1 &
-python3 -m ldm_core.training.autoencoder --decoder-only assets/builtin/vae --out "$RUNS/decoder" \
+wants decoder && python3 -m ldm_core.training.autoencoder --decoder-only assets/builtin/vae --out "$RUNS/decoder" \
   --num-scenes "$SCENES" --batch-size "${DECODER_BS:-64}" --max-minutes "$MINUTES" --cooldown --threads 3 \
   >"$RUNS/decoder.log" 2>&1 &
 wait
@@ -55,5 +57,6 @@ for name, folder in [("text", "unet_text/unet"), ("inpaint", "unet_inpaint/unet"
         save_file({k: v.half().contiguous() for k, v in load_file(files[0]).items()}, out / f"{name}.safetensors")
         print("exported", name)
 EOF
-tar czf "$OUT/logs.tar.gz" "$RUNS"/*.log "$RUNS"/*/config.json "$RUNS"/*/loss.png 2>/dev/null
+# paths inside the archive are relative to RUNS
+tar czf "$OUT/logs.tar.gz" -C "$RUNS" $(cd "$RUNS" && ls *.log */config.json */loss.png */{unet,vae}/config.json 2>/dev/null)
 ls -la "$OUT"

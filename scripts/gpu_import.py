@@ -28,15 +28,12 @@ DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 
 def import_weights(weights: Path, base: Path, runs: Path) -> None:
     runs.mkdir(parents=True, exist_ok=True)
-    logs = weights / "logs.tar.gz"
-    if logs.exists():
-        with tarfile.open(logs) as tar:
+    logged: dict[Path, bytes] = {}  # path inside runs -> content (logs, run configs, curves, model configs)
+    if (weights / "logs.tar.gz").exists():
+        with tarfile.open(weights / "logs.tar.gz") as tar:  # paths relative to the device's runs folder
             for member in tar.getmembers():
-                parts = Path(member.name).parts
-                if len(parts) >= 2 and member.isfile():  # <runs>/<run>/file or <runs>/file.log
-                    target = runs.joinpath(*parts[2:]) if len(parts) > 2 else runs / parts[-1]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(tar.extractfile(member).read())
+                if member.isfile():
+                    logged[Path(member.name)] = tar.extractfile(member).read()
     for name, (run, model, family_folder) in STAGES.items():
         folder = runs / run / model
         shutil.rmtree(folder, ignore_errors=True)
@@ -46,6 +43,9 @@ def import_weights(weights: Path, base: Path, runs: Path) -> None:
             print(f"{run}: weights from {weights / f'{name}.safetensors'}")
         else:
             print(f"{run}: kept {base / family_folder}")
+    for path, content in logged.items():  # a model config from the run wins over the base family's
+        (runs / path).parent.mkdir(parents=True, exist_ok=True)
+        (runs / path).write_bytes(content)
     for extra in ("text_encoder", "tokenizer"):  # the text encoder stayed frozen: the base family's
         shutil.rmtree(runs / "unet_text" / extra, ignore_errors=True)
         shutil.copytree(base / extra, runs / "unet_text" / extra)
