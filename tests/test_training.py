@@ -93,3 +93,34 @@ def test_cooldown_decays_the_learning_rate_linearly_to_zero_over_the_time_budget
     time.sleep(0.7)
     cool_down(optimizer, 0.5, budget)
     assert optimizer.param_groups[0]["lr"] == 0.0 and budget.done(0)
+
+
+def test_pyramid_noise_has_unit_variance_and_hides_regional_means():
+    """White noise over a 32x32 latent leaves a region's mean almost noiseless (what leaks a sky's colour through x_t);
+    pyramid noise gives regional means an order of magnitude more noise, at the same total variance."""
+    import torch
+
+    from ldm_core.training.unet import pyramid_noise
+
+    like = torch.zeros(256, 3, 32, 32)
+    noise = pyramid_noise(like, 0.8, np.random.default_rng(0))
+    white = torch.randn_like(like)
+    assert noise.shape == like.shape and abs(noise.std().item() - 1) < 1e-3
+    top_half_mean = noise[..., :16, :].mean((2, 3)).std().item()
+    assert top_half_mean > 8 * white[..., :16, :].mean((2, 3)).std().item()
+
+
+def test_cross_attention_heads_have_32_channels_and_the_pooled_text_branch_starts_silent():
+    import torch
+
+    from ldm_core.models import make_unet_text
+
+    unet = make_unet_text(128)
+    heads = {m.inner_dim // m.heads for name, m in unet.named_modules() if name.endswith(("attn1", "attn2"))}
+    assert heads == {32}
+    sample, timestep = torch.randn(2, 3, 32, 32), torch.tensor([500, 500])
+    with torch.no_grad():
+        a = unet(sample, timestep, encoder_hidden_states=torch.randn(2, 32, 128)).sample
+        b = unet(sample, timestep, encoder_hidden_states=torch.randn(2, 32, 128) * 0).sample
+        pooled = unet.add_embedding(torch.randn(2, 32, 128))
+    assert torch.count_nonzero(pooled) == 0 and not torch.allclose(a, b)  # cross-attention still hears the text
