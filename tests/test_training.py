@@ -97,17 +97,19 @@ def test_cooldown_decays_the_learning_rate_linearly_to_zero_over_the_time_budget
 
 def test_pyramid_noise_has_unit_variance_and_hides_regional_means():
     """White noise over a 32x32 latent leaves a region's mean almost noiseless (what leaks a sky's colour through x_t);
-    pyramid noise gives regional means an order of magnitude more noise, at the same total variance."""
+    pyramid noise at discount 0.4 gives a half-image mean twice the noise and keeps the white part at unit variance."""
     import torch
 
     from ldm_core.training.unet import pyramid_noise
 
     like = torch.zeros(256, 3, 32, 32)
-    noise = pyramid_noise(like, 0.8, np.random.default_rng(0))
+    noise = pyramid_noise(like, 0.4, np.random.default_rng(0))
     white = torch.randn_like(like)
-    assert noise.shape == like.shape and abs(noise.std().item() - 1) < 1e-3
+    high_pass = noise - torch.nn.functional.avg_pool2d(noise, 3, 1, 1)  # what is left of the white part
+    assert noise.shape == like.shape and 1.0 < noise.std().item() < 1.2
+    assert abs(high_pass.std() / (white - torch.nn.functional.avg_pool2d(white, 3, 1, 1)).std() - 1) < 0.05
     top_half_mean = noise[..., :16, :].mean((2, 3)).std().item()
-    assert top_half_mean > 8 * white[..., :16, :].mean((2, 3)).std().item()
+    assert top_half_mean > 2 * white[..., :16, :].mean((2, 3)).std().item()
 
 
 def test_cross_attention_heads_have_32_channels_and_the_pooled_text_branch_starts_silent():
