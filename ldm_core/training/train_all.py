@@ -34,6 +34,9 @@ def train_all(size: str, runs: Path, out: Path, cache: Path, minutes_per_stage: 
         cfg = unet.UNetConfig(task=task, vae=vae, **(unet.TINY if size == "tiny" else {}))
         if task == "inpaint":
             cfg.init_from = str(runs / "unet_text")
+        if task in ("text", "inpaint"):  # see docs/TRAINING.md: why the text UNet ignored its prompt
+            cfg.offset_noise = 0.1
+            cfg.pyramid_noise = 0.4 if task == "text" else 0.0
         if task in ("semantic", "upscale") and size == "full":
             cfg.latent_crop = 16
         if minutes_per_stage is not None:
