@@ -58,7 +58,7 @@ class OffloadableSuperResolutionPipeline(LDMSuperResolutionPipeline):
         skip = num_inference_steps - steps_to_run(num_inference_steps, strength)
         timesteps = self.scheduler.timesteps[skip:]
         # 2. the starting latent: pure noise (as the stock pipeline), or the noised latent of the bicubic x4 image
-        if skip == 0 and strength >= 1.0:
+        if strength >= 1.0:
             shape = (image.shape[0], self.unet.config.in_channels // 2, *image.shape[-2:])
             latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
             latents = latents * self.scheduler.init_noise_sigma

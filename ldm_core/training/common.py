@@ -85,8 +85,11 @@ def plot_losses(out_dir: Path, losses: list[tuple[int, float]], title: str) -> N
 
 
 def training_device(name: str = "auto") -> torch.device:
-    """`auto` trains on the GPU when there is one. On CUDA, matmuls and convolutions may use TF32 tensor cores."""
-    device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
+    """The app's device choice (`auto`: the GPU when there is one; a clear error for a device that is not there).
+    On CUDA, matmuls and convolutions may use TF32 tensor cores."""
+    from ..memory import resolve_device
+
+    device = resolve_device(name)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -99,7 +102,7 @@ def autocast_bf16(device: torch.device) -> torch.autocast:
     """bf16 autocast for no-grad encoder passes on training batches: on CUDA, and on CPUs with native bf16."""
     from ..memory import cpu_has_native_bf16
 
-    enabled = device.type == "cuda" or cpu_has_native_bf16()
+    enabled = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 

@@ -54,8 +54,8 @@ class UNetConfig:
     # x_t, which is pure noise at sampling time, instead of from the prompt or the unmasked context.
     offset_noise: float = 0.0
     # Pyramid (multi-resolution) noise (Whitaker 2023): noise at 1/2, 1/4... resolution, upsampled and added with weight
-    # discount**level, then renormalised. Offset noise hides only the whole image's mean; this hides regional means
-    # too (a sky's colour), which leak through x_t at every t for 32x32 latents. 0 = off; e.g. 0.4.
+    # discount**level (not renormalised: see pyramid_noise). Offset noise hides only the whole image's mean; this
+    # hides regional means too (a sky's colour), which leak through x_t at every t for 32x32 latents. 0 = off; e.g. 0.4.
     pyramid_noise: float = 0.0
     ema_decay: float = 0.999
     max_steps: int = 100_000
