@@ -2,7 +2,7 @@
 
     python examples/make_examples.py
 
-Scenes come from the procedural generator the built-in models were trained on (`ldm_core.data.scenes`), so the maps
+Scenes come from the procedural generator the built-in models were trained on (`ldm_train.data.scenes`), so the maps
 are in-distribution. Output: examples/semantic/*.png (ADE20K colour maps), examples/images/*.png (scene renders).
 """
 
@@ -17,8 +17,8 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from ldm_core.data.scenes import render_scene  # noqa: E402 (after the sys.path line)
 from ldm_core.palette import label_map_to_color  # noqa: E402
+from ldm_train.data.scenes import render_scene  # noqa: E402 (after the sys.path line)
 
 MAP_SIZE = 256  # the semantic tab's canvas size
 IMAGE_SIZE = 128  # the built-in family's native size (inpainting input)

@@ -25,7 +25,7 @@ HUB_HINT = (
 )
 LOCAL_HINT = (
     "check the path; the built-in family folder is chosen with --model-dir (default assets/builtin) "
-    "and written by `python -m ldm_core.training.export`"
+    "and written by `python -m ldm_train.export`"
 )
 
 

@@ -1,7 +1,7 @@
-"""Lay out the weights scripts/gpu_finetune.sh wrote as a runs folder that `ldm_core.training.export` reads.
+"""Lay out the weights scripts/gpu_finetune.sh wrote as a runs folder that `ldm_train.export` reads.
 
     python scripts/gpu_import.py WEIGHTS_DIR --base assets/builtin --runs runs/gpu
-    python -m ldm_core.training.export --runs runs/gpu --out /tmp/family_gpu --curves /tmp/curves
+    python -m ldm_train.export --runs runs/gpu --out /tmp/family_gpu --curves /tmp/curves
 
 WEIGHTS_DIR holds text/inpaint/semantic/vae.safetensors (any may be missing: that stage keeps the base family's
 weights) and logs.tar.gz (each run's config.json and loss curve). Model configs, the tokenizer and the (frozen) text

@@ -35,9 +35,9 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 def scene_requests(seed: int, steps: int = STEPS) -> list:
     """One request per task built from a procedural scene (its caption, class map and image), at 128 px."""
-    from ldm_core.data.scenes import render_scene
     from ldm_core.palette import label_map_to_color
     from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
+    from ldm_train.data.scenes import render_scene
 
     scene = render_scene(seed)
     image = Image.fromarray(scene.image)

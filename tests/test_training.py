@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from engine_helpers import scene_requests
 
-from ldm_core.data.scenes import ATTRIBUTES, TIMES, render_scene
-from ldm_core.evaluation.report import blur_fill, caption_attributes, frechet_distance, psnr
-from ldm_core.evaluation.segmenter import mean_iou
 from ldm_core.palette import CLASS_ID, NUM_CLASSES
+from ldm_train.data.scenes import ATTRIBUTES, TIMES, render_scene
+from ldm_train.evaluation.report import blur_fill, caption_attributes, frechet_distance, psnr
+from ldm_train.evaluation.segmenter import mean_iou
 
 
 def test_scenes_are_deterministic_and_labelled():
@@ -51,7 +51,7 @@ def test_metrics_on_known_cases():
 
 
 def test_tiny_preset_trains_every_stage_and_the_engine_runs_it(tmp_path: Path, make_engine):
-    from ldm_core.training.train_all import train_all
+    from ldm_train.train_all import train_all
 
     family = train_all("tiny", tmp_path / "runs", tmp_path / "family", tmp_path / "cache")
     for folder in ("vae", "text_encoder", "tokenizer", "unet", "unet_inpaint", "unet_semantic", "unet_upscale"):
@@ -67,7 +67,7 @@ def test_tiny_preset_trains_every_stage_and_the_engine_runs_it(tmp_path: Path, m
 
 
 def test_attribute_score_rewards_matching_captions():
-    from ldm_core.evaluation.report import attribute_score
+    from ldm_train.evaluation.report import attribute_score
 
     scenes = [render_scene(seed) for seed in range(40)]
     captions = [s.caption for s in scenes]
@@ -84,7 +84,7 @@ def test_cooldown_decays_the_learning_rate_linearly_to_zero_over_the_time_budget
 
     import torch
 
-    from ldm_core.training.common import Budget, cool_down
+    from ldm_train.common import Budget, cool_down
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     budget = Budget(max_steps=10, max_minutes=0.01)  # 0.6 s
@@ -100,7 +100,7 @@ def test_pyramid_noise_has_unit_variance_and_hides_regional_means():
     pyramid noise at discount 0.4 gives a half-image mean twice the noise and keeps the white part at unit variance."""
     import torch
 
-    from ldm_core.training.unet import pyramid_noise
+    from ldm_train.unet import pyramid_noise
 
     like = torch.zeros(256, 3, 32, 32)
     noise = pyramid_noise(like, 0.4, np.random.default_rng(0))

@@ -1,6 +1,6 @@
 """Train one latent diffusion UNet with the epsilon loss (Rombach et al. 2022, Eq. 1-2) on the shared autoencoder.
 
-    python -m ldm_core.training.unet --task text --out runs/unet_text --vae runs/autoencoder/vae --max-minutes 30
+    python -m ldm_train.unet --task text --out runs/unet_text --vae runs/autoencoder/vae --max-minutes 30
 
 Tasks differ only in their conditioning, which is data (Sec. 3.3):
   text      cross-attention to a text encoder trained jointly; captions dropped 10% for classifier-free guidance
@@ -25,7 +25,7 @@ from diffusers import AutoencoderKL, DDPMScheduler
 from diffusers.training_utils import EMAModel
 from transformers import AutoTokenizer, CLIPTextModel
 
-from ..models import (
+from ldm_core.models import (
     build_word_tokenizer,
     make_scheduler,
     make_text_encoder,
@@ -34,6 +34,7 @@ from ..models import (
     make_unet_text,
     make_unet_upscale,
 )
+
 from .common import Budget, Checkpointer, autocast_bf16, cool_down, load_checkpoint, training_device
 from .latents import LatentData, load_latent_data, random_masks
 

@@ -1,10 +1,10 @@
 """Train every stage of the built-in family in order, then assemble it (resumable: finished stages are skipped).
 
-    python -m ldm_core.training.train_all --size tiny --runs runs/tiny --out /tmp/family   # < 2 minutes, CPU
-    python -m ldm_core.training.train_all --size full --minutes-per-stage 60              # the shipped family
+    python -m ldm_train.train_all --size tiny --runs runs/tiny --out /tmp/family   # < 2 minutes, CPU
+    python -m ldm_train.train_all --size full --minutes-per-stage 60              # the shipped family
 
 Order: autoencoder -> (text, semantic, upscale) -> inpaint (starts from text) -> export. The evaluator is separate:
-`python -m ldm_core.evaluation.segmenter`.
+`python -m ldm_train.evaluation.segmenter`.
 """
 
 from __future__ import annotations

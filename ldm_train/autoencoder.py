@@ -1,6 +1,6 @@
 """Train the shared KL autoencoder (Rombach et al. 2022, Sec. 3.1): L1 reconstruction + a small KL term.
 
-    python -m ldm_core.training.autoencoder --size full --out runs/autoencoder --max-minutes 60
+    python -m ldm_train.autoencoder --size full --out runs/autoencoder --max-minutes 60
 
 Resumable: rerun the same command to continue from runs/.../checkpoint.pt. Trains on random crops of procedural
 scenes mixed with crops of real photos, so the latent space also serves a user's photos (super-resolution).
@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
-from ..data.dataset import load_scenes
-from ..data.photos import TRAIN_PHOTOS, load_photo, random_crops
-from ..models import make_vae
+from ldm_core.models import make_vae
+
 from .common import Budget, Checkpointer, cool_down, load_checkpoint, training_device
+from .data.dataset import load_scenes
+from .data.photos import TRAIN_PHOTOS, load_photo, random_crops
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Evaluate the built-in family through the engine the app uses; print a table and write it to docs/evaluation/.
 
-    python -m ldm_core.evaluation.report                      # full run (a few minutes on 2 cores)
-    python -m ldm_core.evaluation.report --quick              # fewer samples
+    python -m ldm_train.evaluation.report                      # full run (a few minutes on 2 cores)
+    python -m ldm_train.evaluation.report --quick              # fewer samples
 
 Bars (issue #3): evaluator mIoU >= 0.90; autoencoder PSNR >= 26 dB and evaluator mIoU on reconstructions >= 0.88;
 map adherence mIoU >= 0.75; text adherence >= 0.80; inpainting PSNR in the mask >= blur-fill + 3 dB; x4 PSNR >=
@@ -25,14 +25,15 @@ from diffusers import AutoencoderKL
 from PIL import Image
 from scipy import linalg, ndimage
 
-from ..config import EngineConfig
+from ldm_core.config import EngineConfig
+from ldm_core.engine import Engine
+from ldm_core.palette import CLASS_ID, label_map_to_color
+from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
+
 from ..data.dataset import HELDOUT_SEED_OFFSET, SceneArrays, load_scenes
 from ..data.photos import HELDOUT_PHOTOS, load_photo, random_crops
 from ..data.scenes import TIMES
-from ..engine import Engine
-from ..palette import CLASS_ID, label_map_to_color
-from ..requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
-from ..training.latents import random_masks
+from ..latents import random_masks
 from .segmenter import SceneSegmenter, mean_iou, segment
 
 logger = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ def write_report(ev: Evaluation, out: Path, fid_note: str, seconds: float) -> No
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     (out / "README.md").write_text(
         f"# Built-in family: evaluation\n\n{stamp}, {ev.n} samples per task, evaluation took {seconds:.0f} s. "
-        "Regenerate with `python -m ldm_core.evaluation.report`.\n\n" + table + "\n\n"
+        "Regenerate with `python -m ldm_train.evaluation.report`.\n\n" + table + "\n\n"
         "Sample grids: " + ", ".join(f"[{k}]({k}.png)" for k in ev.grids) + "\n\n"
         "Training records (from assets/builtin/family.json):\n\n```json\n"
         + json.dumps(family.get("training", {}), indent=1)[:4000]

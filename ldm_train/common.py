@@ -87,7 +87,7 @@ def plot_losses(out_dir: Path, losses: list[tuple[int, float]], title: str) -> N
 def training_device(name: str = "auto") -> torch.device:
     """The app's device choice (`auto`: the GPU when there is one; a clear error for a device that is not there).
     On CUDA, matmuls and convolutions may use TF32 tensor cores."""
-    from ..memory import resolve_device
+    from ldm_core.memory import resolve_device
 
     device = resolve_device(name)
     if device.type == "cuda":
@@ -100,7 +100,7 @@ def training_device(name: str = "auto") -> torch.device:
 
 def autocast_bf16(device: torch.device) -> torch.autocast:
     """bf16 autocast for no-grad encoder passes on training batches: on CUDA, and on CPUs with native bf16."""
-    from ..memory import cpu_has_native_bf16
+    from ldm_core.memory import cpu_has_native_bf16
 
     enabled = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)

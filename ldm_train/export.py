@@ -1,6 +1,6 @@
 """Assemble the trained stages into the built-in family folder the app loads (weights stored as fp16).
 
-python -m ldm_core.training.export --runs runs --out assets/builtin
+python -m ldm_train.export --runs runs --out assets/builtin
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
 from transformers import AutoTokenizer, CLIPTextModel
 
-from ..family import save_family
-from ..models import make_scheduler
+from ldm_core.family import save_family
+from ldm_core.models import make_scheduler
 
 logger = logging.getLogger(__name__)
 

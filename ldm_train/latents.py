@@ -12,12 +12,13 @@ import torch
 from diffusers import AutoencoderKL
 from PIL import Image
 
-from ..data.dataset import SceneArrays, load_scenes
-from ..data.photos import TRAIN_PHOTOS, load_photo, random_crops
-from ..models import VAE_FACTOR
-from ..palette import NUM_CLASSES
-from ..pipelines.semantic_map import label_map_to_condition
+from ldm_core.models import VAE_FACTOR
+from ldm_core.palette import NUM_CLASSES
+from ldm_core.pipelines.semantic_map import label_map_to_condition
+
 from .common import training_device
+from .data.dataset import SceneArrays, load_scenes
+from .data.photos import TRAIN_PHOTOS, load_photo, random_crops
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ It judges generated images: map adherence (mIoU against the requested map), text
 its pooled features give a Fréchet distance between generated and held-out scenes (a "Fréchet Segmenter Distance",
 not Inception FID).
 
-    python -m ldm_core.evaluation.segmenter --out assets/evaluator --max-minutes 12
+    python -m ldm_train.evaluation.segmenter --out assets/evaluator --max-minutes 12
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ldm_core.palette import NUM_CLASSES
+
+from ..common import Budget, Checkpointer, cool_down, load_checkpoint
 from ..data.dataset import HELDOUT_SEED_OFFSET, load_scenes
 from ..data.scenes import TIMES
-from ..palette import NUM_CLASSES
-from ..training.common import Budget, Checkpointer, cool_down, load_checkpoint
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..palette import CLASS_ID
+from ldm_core.palette import CLASS_ID
 
 TIMES = ("day", "sunset", "night")
 ATTRIBUTES = (
