@@ -151,8 +151,8 @@ def test_results_are_saved_per_task_and_date_with_infotext(engine):
 def test_prompt_words_the_model_cannot_read_are_reported(engine):
     unknown = engine.run(make_request("text2img", prompt="a castle of cheese"))
     assert any("castle, cheese" in warning for warning in unknown.warnings)
-    long = engine.run(make_request("text2img", prompt=" ".join(["tree"] * 40)))
-    assert any("42 tokens" in warning and "first 32" in warning for warning in long.warnings)
+    long = engine.run(make_request("text2img", prompt=" ".join(["tree"] * 40)))  # read in two windows of 32
+    assert not any("tokens" in warning for warning in long.warnings)
     known = engine.run(make_request("text2img", prompt="a tree and the sea"))
     assert not any("does not know" in warning for warning in known.warnings)
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from ..assembly import LoadedTask
 from ..progress import ProgressCallback, StepMonitor
+from ..prompts import plain_text, prompt_arguments, prompt_encoder
 
 
 @dataclass
@@ -49,13 +50,15 @@ def fit_size(width: int, height: int, native: int, multiple: int) -> tuple[int, 
 
 
 def prompt_warnings(pipe: Any, prompt: str, field: str = "prompt") -> list[str]:
-    """What the text encoder will not see: tokens past its window, and words outside its vocabulary."""
+    """What the text encoder will not see: tokens past its window (when it cannot read a prompt in several windows)
+    and words outside its vocabulary; the emphasis brackets are not words."""
     tokenizer = getattr(pipe, "tokenizer", None)
+    prompt = plain_text(prompt)
     if tokenizer is None or not prompt.strip():
         return []
     warnings = []
     count, limit = len(tokenizer(prompt).input_ids), tokenizer.model_max_length
-    if count > limit:
+    if count > limit and prompt_encoder(pipe) is None:
         warnings.append(f"the {field} is {count} tokens; the model reads only the first {limit}")
     unk = tokenizer.unk_token_id
     if unk is not None:
@@ -65,3 +68,9 @@ def prompt_warnings(pipe: Any, prompt: str, field: str = "prompt") -> list[str]:
             shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
             warnings.append(f"words in the {field} the model does not know (ignored): {shown}")
     return warnings
+
+
+def prompt_inputs(pipe: Any, prompt: str, negative_prompt: str) -> tuple[dict[str, Any], list[str]]:
+    """The pipeline's prompt arguments (weighted embeddings for CLIP encoders) and what to warn about both prompts."""
+    warnings = prompt_warnings(pipe, prompt) + prompt_warnings(pipe, negative_prompt, "negative prompt")
+    return prompt_arguments(pipe, prompt, negative_prompt, warnings), warnings

@@ -10,7 +10,7 @@ from PIL import Image, ImageFilter
 
 from ..requests import InpaintRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, fit_size, prompt_warnings
+from .common import RunContext, TaskOutput, fit_size, prompt_inputs
 
 
 def mask_region(mask: Image.Image, padding: int) -> tuple[int, int, int, int]:
@@ -39,10 +39,10 @@ def run(request: InpaintRequest, inputs: CheckedInputs, context: RunContext) -> 
     model_image = image.crop(box).resize(size, Image.Resampling.LANCZOS)
     model_mask = mask.crop(box).resize(size, Image.Resampling.BILINEAR).point(lambda value: 255 if value else 0)
     steps_run = max(1, int(request.num_inference_steps * request.strength))
+    prompts, warnings = prompt_inputs(loaded.pipe, request.prompt, request.negative_prompt)
     with context.monitor(steps_run) as monitor:
         generated = loaded.pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
+            **prompts,
             image=model_image,
             mask_image=model_mask,
             width=size[0],
@@ -67,7 +67,4 @@ def run(request: InpaintRequest, inputs: CheckedInputs, context: RunContext) -> 
         "Inpaint area": "Only masked" if request.only_masked else None,
         "Masked area padding": request.only_masked_padding if request.only_masked else None,
     }
-    warnings = prompt_warnings(loaded.pipe, request.prompt) + prompt_warnings(
-        loaded.pipe, request.negative_prompt, "negative prompt"
-    )
     return TaskOutput(images, size, params=params, warnings=warnings)

@@ -9,7 +9,7 @@ from PIL import Image
 from ..palette import label_map_to_color
 from ..requests import SemanticMapRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, fit_size, prompt_warnings
+from .common import RunContext, TaskOutput, fit_size, prompt_inputs
 
 
 def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
@@ -31,10 +31,10 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
                 generator=context.generators(),
             ).images
         else:
-            warnings += prompt_warnings(loaded.pipe, request.prompt)
+            prompts, prompt_notes = prompt_inputs(loaded.pipe, request.prompt, request.negative_prompt)
+            warnings += prompt_notes
             images = loaded.pipe(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
+                **prompts,
                 image=Image.fromarray(label_map_to_color(label_map)),
                 width=size[0],
                 height=size[1],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, prompt_warnings
+from .common import RunContext, TaskOutput, prompt_inputs
 
 
 def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
@@ -18,20 +18,13 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
         "guidance_scale": request.guidance_scale,
         "generator": context.generators(),
     }
-    warnings = prompt_warnings(loaded.pipe, request.prompt) + prompt_warnings(
-        loaded.pipe, request.negative_prompt, "negative prompt"
-    )
+    prompts, warnings = prompt_inputs(loaded.pipe, request.prompt, request.negative_prompt)
     with context.monitor(request.num_inference_steps) as monitor:
         if loaded.kind == "ldm_text":
             if request.negative_prompt:
                 warnings.append("the LDM text-to-image model has no negative prompt; it was ignored")
-            images = loaded.pipe(prompt=[request.prompt] * request.batch_size, **options).images
+            images = loaded.pipe(prompt=[prompts["prompt"]] * request.batch_size, **options).images
         else:
-            images = loaded.pipe(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                num_images_per_prompt=request.batch_size,
-                **options,
-            ).images
+            images = loaded.pipe(num_images_per_prompt=request.batch_size, **prompts, **options).images
         monitor.finish()
     return TaskOutput(images, (width, height), warnings=warnings)
