@@ -29,6 +29,7 @@ LIMIT_FLAGS = {  # Limits field -> help; each is a --max-... flag whose default 
     "max_size": "text-to-image width and height",
     "max_image_side": "input image side (inpainting, semantic maps); Pillow refuses files past twice its square",
     "max_upscale_side": "super-resolution input side",
+    "max_semantic_side": "semantic maps run at their own size up to this side (or the model's size, if larger)",
 }
 
 

@@ -129,7 +129,8 @@ class Engine:
             try:
                 loaded = self.load(task)
                 loaded_at = time.perf_counter()
-                output = self._generate(loaded, recipe, request, inputs, RunContext(loaded, seeds, progress, cancel))
+                context = RunContext(loaded, seeds, progress, cancel, self.config.limits)
+                output = self._generate(loaded, recipe, request, inputs, context)
             except StudioError:
                 raise
             except Exception as error:

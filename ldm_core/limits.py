@@ -18,6 +18,9 @@ class Limits:
     max_size: int = 2048  # text-to-image width and height
     max_image_side: int = 4096  # input images (inpainting, semantic maps), each side
     max_upscale_side: int = 1024  # super-resolution input, each side (x4 output stays within 4096)
+    # semantic maps run at their own size (convolutional sampling, Sec. 4.3.2) up to this side, or the model's size if
+    # larger; bigger maps are scaled down to it. 256: the built-in model's 2x, about 1 s on 2 CPU cores
+    max_semantic_side: int = 256
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

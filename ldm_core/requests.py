@@ -36,6 +36,8 @@ class SemanticMapRequest(GenerationRequest):
     color_map: Image.Image  # ADE20K colours; off-palette pixels snap to the nearest class
     prompt: str = ""  # used by ControlNet-seg (sd15); the built-in model is conditioned on the map alone
     negative_prompt: str = ""
+    # "map": the map's own size (convolutional sampling) up to Limits.max_semantic_side; "model": the model's size
+    output_size: str = "map"
 
 
 @dataclass(frozen=True, kw_only=True)

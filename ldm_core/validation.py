@@ -28,6 +28,7 @@ MIN_IMAGE_SIDE = 16  # input images (the most is Limits.max_image_side / max_ups
 UPSCALE_FACTOR = 16  # output pixels per input pixel of the x4 upscaler
 MAX_MASK_BLUR, MAX_PADDING = 64, 512
 MIN_TILE, MAX_TILE, MAX_TILE_OVERLAP = 16, 512, 128
+SEMANTIC_OUTPUT_SIZES = ("map", "model")
 OFF_PALETTE_WARNING = 0.05  # warn when more than 5% of a map's pixels are not exact palette colours
 
 
@@ -133,6 +134,10 @@ def check_text_to_image(request: TextToImageRequest, limits: Limits = DEFAULT_LI
 def check_semantic_map(request: SemanticMapRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
     _text("prompt", request.prompt, limits)
     _text("negative_prompt", request.negative_prompt, limits)
+    if request.output_size not in SEMANTIC_OUTPUT_SIZES:
+        raise InvalidRequestError(
+            "output_size", request.output_size, f"must be one of {', '.join(SEMANTIC_OUTPUT_SIZES)}"
+        )
     color_map = to_rgb("color_map", request.color_map, limits.max_image_side)
     _pixels("color_map", color_map.size, 1, request.batch_size, limits)
     snapped = snap_to_palette(np.asarray(color_map))

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from ..assembly import LoadedTask
+from ..limits import Limits
 from ..progress import ProgressCallback, StepMonitor
 from ..prompts import plain_text, prompt_arguments, prompt_encoder
 
@@ -31,6 +32,7 @@ class RunContext:
     seeds: list[int]  # image i of a batch uses seeds[i] == seed + i
     progress: ProgressCallback | None = None
     cancel: threading.Event | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def generators(self) -> list[torch.Generator]:
         """One CPU generator per image: image i is the same whether made alone or in a batch, on any device."""
@@ -47,6 +49,23 @@ def fit_size(width: int, height: int, native: int, multiple: int) -> tuple[int, 
     """Scale (width, height) so the longer side is `native`, keeping the aspect; snap both to `multiple`."""
     scale = native / max(width, height)
     return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in (width, height))  # type: ignore[return-value]
+
+
+def cap_size(width: int, height: int, longest: int, multiple: int) -> tuple[int, int]:
+    """(width, height) snapped to `multiple`, scaled down (keeping the aspect) so no side exceeds `longest`."""
+    scale = min(1.0, longest / max(width, height))
+    most = max(multiple, longest // multiple * multiple)
+    return tuple(min(most, max(multiple, round(side * scale / multiple) * multiple)) for side in (width, height))  # type: ignore[return-value]
+
+
+def size_warning(size: tuple[int, int], native: int, what: str = "the model") -> list[str]:
+    """A note when a side is past twice, or under half, the size the model was trained at."""
+    if max(size) > 2 * native or min(size) < native / 2:
+        return [
+            f"{size[0]}x{size[1]} is far from the {native}x{native} {what} was trained at; expect repeated or "
+            "broken-up content (larger) or lost detail (smaller)"
+        ]
+    return []
 
 
 def prompt_warnings(pipe: Any, prompt: str, field: str = "prompt") -> list[str]:

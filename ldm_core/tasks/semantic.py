@@ -1,4 +1,9 @@
-"""Semantic map to image: the built-in concat-conditioned model, or ControlNet-seg on SD 1.5 fed the colour map."""
+"""Semantic map to image: the built-in concat-conditioned model, or ControlNet-seg on SD 1.5 fed the colour map.
+
+Output size "map": the map's own size, by convolutional sampling (Rombach et al. 2022, Sec. 4.3.2: the UNet is
+convolutional, so a model trained at 256 px samples larger maps directly), capped at `Limits.max_semantic_side` or
+the model's size if larger. "model": the map fitted to the size the model was trained at.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,25 @@ from PIL import Image
 from ..palette import label_map_to_color
 from ..requests import SemanticMapRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, fit_size, prompt_inputs
+from .common import RunContext, TaskOutput, cap_size, fit_size, prompt_inputs, size_warning
 
 
 def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
     loaded = context.loaded
     assert inputs.label_map is not None
     height, width = inputs.label_map.shape
-    size = fit_size(width, height, loaded.native_size, loaded.size_multiple)
+    if request.output_size == "map":
+        longest = max(context.limits.max_semantic_side, loaded.native_size)
+        size = cap_size(width, height, longest, loaded.size_multiple)
+    else:
+        size = fit_size(width, height, loaded.native_size, loaded.size_multiple)
     label_map = np.asarray(Image.fromarray(inputs.label_map.astype(np.uint8)).resize(size, Image.Resampling.NEAREST))
-    warnings = []
+    warnings = size_warning(size, loaded.native_size)
+    if request.output_size == "map" and max(width, height) > max(size) + loaded.size_multiple:
+        warnings.append(
+            f"the {width}x{height} map ran at {size[0]}x{size[1]}, the largest semantic size here "
+            "(--max-semantic-side); upscale x4 after generating for a larger picture"
+        )
     with context.monitor(request.num_inference_steps) as monitor:
         if loaded.kind == "family":
             if request.prompt or request.negative_prompt:
@@ -44,4 +58,4 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
                 generator=context.generators(),
             ).images
         monitor.finish()
-    return TaskOutput(images, size, warnings=warnings)
+    return TaskOutput(images, size, params={"Output size": request.output_size}, warnings=warnings)
