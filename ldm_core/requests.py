@@ -43,7 +43,7 @@ class SemanticMapRequest(GenerationRequest):
 @dataclass(frozen=True, kw_only=True)
 class InpaintRequest(GenerationRequest):
     image: Image.Image
-    mask: Image.Image  # white (or alpha > 0 in an editor layer) = repaint
+    mask: Image.Image | None = None  # white (or alpha > 0 in an editor layer) = repaint; optional when outpainting
     prompt: str = ""
     negative_prompt: str = ""
     strength: float = 1.0
@@ -51,6 +51,16 @@ class InpaintRequest(GenerationRequest):
     invert_mask: bool = False
     only_masked: bool = False  # crop around the mask (with padding), inpaint at model size, paste back
     only_masked_padding: int = 32
+    # outpainting: pixels added on each side, pre-filled from the edge and inpainted (mask_blur feathers the seam
+    # inside the new band; the picture's own pixels never change)
+    extend_left: int = 0
+    extend_top: int = 0
+    extend_right: int = 0
+    extend_bottom: int = 0
+
+    @property
+    def extends(self) -> bool:
+        return any((self.extend_left, self.extend_top, self.extend_right, self.extend_bottom))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -165,8 +165,20 @@ def check_inpaint(request: InpaintRequest, limits: Limits = DEFAULT_LIMITS) -> C
     for name in ("invert_mask", "only_masked"):
         _flag(name, getattr(request, name))
     image = to_rgb("image", request.image, limits.max_image_side)
-    _pixels("image", image.size, 1, request.batch_size, limits)
-    mask = to_mask("mask", request.mask, image.size, request.invert_mask, limits.max_image_side)
+    sides = {name: getattr(request, f"extend_{name}") for name in ("left", "top", "right", "bottom")}
+    for name, value in sides.items():
+        _integer(f"extend_{name}", value, 0, limits.max_image_side)
+    canvas = (image.width + sides["left"] + sides["right"], image.height + sides["top"] + sides["bottom"])
+    if max(canvas) > limits.max_image_side:
+        raise InvalidRequestError(
+            "extend", f"{canvas[0]}x{canvas[1]} canvas", f"must be at most {limits.max_image_side} pixels on each side"
+        )
+    _pixels("image", canvas, 1, request.batch_size, limits)
+    if request.mask is None and request.extends:
+        return CheckedInputs(image=image)  # outpainting alone: the new band is the mask
+    if request.mask is None:
+        raise InvalidRequestError("mask", None, "is needed: paint the area to repaint, or extend the picture")
+    mask = to_mask("mask", request.mask, image.size, request.invert_mask, limits.max_image_side, request.extends)
     return CheckedInputs(image=image, mask=mask)
 
 
@@ -248,9 +260,15 @@ def to_rgb(name: str, image: object, max_side: int) -> Image.Image:
 
 
 def to_mask(
-    name: str, mask: object, size: tuple[int, int], invert: bool, max_side: int = DEFAULT_LIMITS.max_image_side
-) -> Image.Image:
-    """-> binary L (255 = repaint). Transparent layers: alpha > 0 is the mask; otherwise brightness >= 128."""
+    name: str,
+    mask: object,
+    size: tuple[int, int],
+    invert: bool,
+    max_side: int = DEFAULT_LIMITS.max_image_side,
+    allow_empty: bool = False,
+) -> Image.Image | None:
+    """-> binary L (255 = repaint). Transparent layers: alpha > 0 is the mask; otherwise brightness >= 128.
+    An empty mask is an error, or None where `allow_empty` (outpainting: the new band is enough)."""
     mask = _check_size(name, mask, max_side)
     if mask.size != size:
         raise InvalidRequestError(
@@ -273,6 +291,8 @@ def to_mask(
         ) from error
     if invert:
         binary = ~binary
+    if not binary.any() and allow_empty:
+        return None
     if not binary.any():
         raise InvalidRequestError(name, "empty mask", "must mark at least one pixel to repaint (paint over the area)")
     return Image.fromarray(binary.astype(np.uint8) * 255, mode="L")

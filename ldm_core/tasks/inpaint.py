@@ -10,6 +10,7 @@ from PIL import Image, ImageFilter
 
 from ..requests import InpaintRequest
 from ..validation import CheckedInputs
+from . import outpaint
 from .common import RunContext, TaskOutput, fit_size, prompt_inputs
 
 
@@ -30,6 +31,8 @@ def composite(original: Image.Image, generated: Image.Image, soft_mask: Image.Im
 
 
 def run(request: InpaintRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
+    if request.extends:
+        return outpaint.run(request, inputs, context)
     loaded = context.loaded
     image, mask = inputs.image, inputs.mask
     assert image is not None and mask is not None
