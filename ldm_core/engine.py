@@ -23,9 +23,9 @@ from .memory import MemoryManager, resolve_runtime
 from .outputs import output_folder, save_png
 from .presets import TASKS, resolve_preset
 from .progress import ProgressCallback
-from .requests import GenerationRequest, GenerationResult
+from .requests import CascadeOptions, GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
-from .tasks import RECIPES
+from .tasks import RECIPES, cascade
 from .tasks.common import RunContext, TaskOutput
 from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, check_request
 
@@ -131,6 +131,8 @@ class Engine:
                 loaded_at = time.perf_counter()
                 context = RunContext(loaded, seeds, progress, cancel, self.config.limits)
                 output = self._generate(loaded, recipe, request, inputs, context)
+                if isinstance(request, CascadeOptions) and request.upscale_x4:
+                    output = cascade.run(request, output, context, self.load, self._generate)
             except StudioError:
                 raise
             except Exception as error:

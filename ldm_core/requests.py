@@ -24,7 +24,15 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TextToImageRequest(GenerationRequest):
+class CascadeOptions:
+    """Run the preset's x4 model on every image in the same request (the LDM cascade; A1111's "Hires. fix")."""
+
+    upscale_x4: bool = False
+    upscale_steps: int = 15  # denoising steps of the x4 pass (from pure noise, as the super-resolution tab's default)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextToImageRequest(CascadeOptions, GenerationRequest):
     prompt: str
     negative_prompt: str = ""
     width: int | None = None  # None: the model's native size
@@ -32,7 +40,7 @@ class TextToImageRequest(GenerationRequest):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SemanticMapRequest(GenerationRequest):
+class SemanticMapRequest(CascadeOptions, GenerationRequest):
     color_map: Image.Image  # ADE20K colours; off-palette pixels snap to the nearest class
     prompt: str = ""  # used by ControlNet-seg (sd15); the built-in model is conditioned on the map alone
     negative_prompt: str = ""

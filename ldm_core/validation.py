@@ -16,7 +16,14 @@ from PIL import Image
 from .errors import InvalidRequestError
 from .limits import Limits
 from .palette import snap_to_palette
-from .requests import GenerationRequest, InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
+from .requests import (
+    CascadeOptions,
+    GenerationRequest,
+    InpaintRequest,
+    SemanticMapRequest,
+    TextToImageRequest,
+    UpscaleRequest,
+)
 from .schedulers import SAMPLERS
 
 DEFAULT_LIMITS = Limits()
@@ -47,6 +54,8 @@ def check_request(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS) -
     if not isinstance(request, GenerationRequest):
         raise InvalidRequestError("request", type(request).__name__, "must be a task request from ldm_core.requests")
     check_sampling(request, limits)
+    if isinstance(request, CascadeOptions):
+        check_cascade(request, limits)
     if isinstance(request, TextToImageRequest):
         return check_text_to_image(request, limits)
     if isinstance(request, SemanticMapRequest):
@@ -114,6 +123,22 @@ def check_sampling(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS) 
         raise InvalidRequestError("seed", seed, f"must be -1 (random) or between 0 and {MAX_SEED}")
     if not isinstance(request.scheduler, str) or request.scheduler not in SAMPLERS:
         raise InvalidRequestError("scheduler", request.scheduler, f"must be one of {', '.join(SAMPLERS)}")
+
+
+def check_cascade(request: CascadeOptions, limits: Limits = DEFAULT_LIMITS) -> None:
+    _flag("upscale_x4", request.upscale_x4)
+    _integer("upscale_steps", request.upscale_steps, 1, limits.max_steps)
+    width, height = getattr(request, "width", None), getattr(request, "height", None)
+    if not request.upscale_x4 or width is None or height is None:
+        return
+    if max(width, height) > limits.max_upscale_side:
+        raise InvalidRequestError(
+            "upscale_x4",
+            f"{width}x{height}",
+            f"needs width and height at most {limits.max_upscale_side} (the x4 input limit); "
+            "use a smaller size or turn the x4 upscale off",
+        )
+    _pixels("width", (width, height), UPSCALE_FACTOR, getattr(request, "batch_size", 1), limits)
 
 
 def check_text_to_image(request: TextToImageRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
