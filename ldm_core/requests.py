@@ -7,6 +7,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from .schedulers import SAMPLERS
+
+SCHEDULERS = tuple(SAMPLERS)  # the sampler names a request may give (defined once, in ldm_core.schedulers)
+
 
 @dataclass(frozen=True, kw_only=True)
 class GenerationRequest:
@@ -15,7 +19,7 @@ class GenerationRequest:
     num_inference_steps: int = 15  # DPM-Solver++ 2M at 15 steps looks like DDIM at 25 (and meets the CPU speed bars)
     guidance_scale: float = 5.0
     seed: int = -1
-    scheduler: str = "dpm++2m"  # a name in ldm_core.schedulers.SAMPLERS
+    scheduler: str = "dpm++2m"  # one of SCHEDULERS
     batch_size: int = 1
 
 
