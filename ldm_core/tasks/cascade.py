@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..assembly import LoadedTask
 from ..requests import CascadeOptions, GenerationRequest, UpscaleRequest
 from ..validation import check_request
 from . import upscale
 from .common import RunContext, TaskOutput
+
+if TYPE_CHECKING:  # the assembler imports the registry, which imports the recipes
+    from ..assembly import LoadedTask
 
 FACTOR = 4
 

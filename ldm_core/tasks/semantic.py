@@ -12,9 +12,15 @@ import torch
 from PIL import Image
 
 from ..palette import label_map_to_color
+from ..pipelines.semantic_map import LDMSemanticMapPipeline
 from ..requests import SemanticMapRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, cap_size, fit_size, prompt_inputs, size_warning
+from .common import FamilyParts, RunContext, TaskOutput, cap_size, fit_size, prompt_inputs, size_warning
+
+
+def family_pipeline(parts: FamilyParts) -> LDMSemanticMapPipeline:
+    """The map enters by concatenation: no text encoder (Sec. 4.3.2)."""
+    return LDMSemanticMapPipeline(vae=parts.vae, unet=parts.unet, scheduler=parts.scheduler)
 
 
 def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
