@@ -21,6 +21,7 @@ from diffusers import (
     DiffusionPipeline,
     LDMTextToImagePipeline,
     StableDiffusionControlNetPipeline,
+    StableDiffusionImg2ImgPipeline,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
     UNet2DConditionModel,
@@ -69,6 +70,8 @@ def _required_files(spec: TaskSource, task: str, preset: ResolvedPreset) -> list
     """(source, files) pairs a task needs; used by the cheap status check."""
     if spec.kind == "family":
         return [(preset.base or spec.source, list(FAMILY_BASE_FILES)), (spec.source, [_family_unet_file(spec, task)])]
+    if spec.kind == "sd_img2img":  # the text-to-image pipeline itself, through from_pipe
+        return [(preset.base or spec.source, ["model_index.json"])]
     shares_base = preset.base is not None and spec.kind in ("sd_inpaint", "sd_controlnet")
     base = [(preset.base, ["model_index.json"])] if shares_base else []
     own = {"sd": "model_index.json", "sd_inpaint": "unet/config.json", "sd_controlnet": "config.json"}
@@ -100,6 +103,7 @@ class Assembler:
         self.preset, self.loader = preset, loader
         self._base: dict[str, Any] | None = None
         self._sd_base: DiffusionPipeline | None = None
+        self._family_unets: dict[str, torch.nn.Module] = {}  # by folder: tasks sharing a UNet load it once
 
     def status(self, task: str) -> str | None:
         spec = self.preset.tasks.get(task)
@@ -143,7 +147,10 @@ class Assembler:
         unet_class = UNet2DConditionModel if entry.text_conditioned else UNet2DModel
         unet_file = _family_unet_file(spec, task)
         folder = str(Path(spec.source) / Path(unet_file).parent)
-        unet = self.loader.pretrained(unet_class, folder, f"the built-in {task} model ({UNET_FOLDERS[task]}/)")
+        if folder not in self._family_unets:
+            what = f"the built-in {task} model ({UNET_FOLDERS[task]}/)"
+            self._family_unets[folder] = self.loader.pretrained(unet_class, folder, what)
+        unet = self._family_unets[folder]
         vae, scheduler = base["vae"], base["scheduler"]
         pipe = entry.family_pipeline(FamilyParts(unet, vae, scheduler, base["text_encoder"], base["tokenizer"]))
         factor = downsampling_factor(vae.config)
@@ -178,6 +185,10 @@ class Assembler:
 
     def _build_sd(self, task: str, spec: TaskSource) -> LoadedTask:
         return self._sd_task(task, "sd", self._sd_pipeline(), spec.source)
+
+    def _build_sd_img2img(self, task: str, spec: TaskSource) -> LoadedTask:
+        pipe = StableDiffusionImg2ImgPipeline.from_pipe(self._sd_pipeline(), **NO_SAFETY)
+        return self._sd_task(task, "sd_img2img", pipe, self.preset.base or spec.source)
 
     def _build_sd_inpaint(self, task: str, spec: TaskSource) -> LoadedTask:
         base = self._sd_pipeline()

@@ -105,3 +105,18 @@ def window_weight(window: Window, unpainted: np.ndarray, band: np.ndarray, overl
     ramp = np.minimum(ramp_y[:, None], ramp_x[None, :])
     todo, in_band = unpainted[window.slices], band[window.slices]
     return np.where(todo, 1.0, ramp * in_band)
+
+
+ANCHORS = ("centre", "left", "right", "top", "bottom", "top-left", "top-right", "bottom-left", "bottom-right")
+
+
+def sides_for_target(size: tuple[int, int], target: tuple[int, int], anchor: str = "centre") -> Sides:
+    """The extension that grows a `size` picture to `target`, the picture kept at `anchor` (ValueError if smaller)."""
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
+    extra_w, extra_h = target[0] - size[0], target[1] - size[1]
+    if extra_w < 0 or extra_h < 0:
+        raise ValueError(f"the target {target[0]}x{target[1]} is smaller than the picture's {size[0]}x{size[1]}")
+    left = 0 if "left" in anchor else extra_w if "right" in anchor else extra_w // 2
+    top = 0 if "top" in anchor else extra_h if "bottom" in anchor else extra_h // 2
+    return left, top, extra_w - left, extra_h - top

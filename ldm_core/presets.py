@@ -22,7 +22,7 @@ BUILTIN_ROOT_TOKEN = "<model_root>"
 
 @dataclass(frozen=True)
 class TaskSource:
-    """`kind`: family (built-in folder), sd, sd_inpaint, sd_controlnet, ldm_text, ldm_superres."""
+    """`kind`: family (built-in folder), sd, sd_img2img, sd_inpaint, sd_controlnet, ldm_text, ldm_superres."""
 
     kind: str
     source: str
@@ -32,6 +32,7 @@ PRESETS: dict[str, dict[str, TaskSource]] = {
     "builtin": {task: TaskSource("family", BUILTIN_ROOT_TOKEN) for task in FAMILY_TASKS},
     "sd15": {
         "text2img": TaskSource("sd", SD15),
+        "img2img": TaskSource("sd_img2img", SD15),
         "inpaint": TaskSource("sd_inpaint", SD15_INPAINT),
         "semantic": TaskSource("sd_controlnet", SD15_CONTROLNET_SEG),
         "upscale": TaskSource("ldm_superres", LDM_SUPERRES),

@@ -22,7 +22,7 @@ from typing import Any
 
 from .limits import Limits
 from .requests import GenerationRequest, InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
-from .tasks import inpaint, semantic, text2img, upscale
+from .tasks import img2img, inpaint, semantic, text2img, upscale
 from .tasks.common import FamilyParts, RunContext, TaskOutput
 from .validation import CheckedInputs, check_inpaint, check_semantic_map, check_text_to_image, check_upscale
 
@@ -77,6 +77,18 @@ TASKS: dict[str, TaskSpec] = {
             "ui.tabs.inpaint",
             family_unet="unet_inpaint",
             family_pipeline=inpaint.family_pipeline,
+            text_conditioned=True,
+        ),
+        TaskSpec(
+            "img2img",
+            "image-to-image",
+            "Image-to-image",
+            img2img.ImageToImageRequest,
+            img2img.check,
+            img2img.run,
+            "ui.tabs.img2img",
+            family_unet="unet",  # the text-to-image UNet: loaded once, shared by both tasks
+            family_pipeline=img2img.family_pipeline,
             text_conditioned=True,
         ),
         TaskSpec(

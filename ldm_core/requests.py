@@ -35,8 +35,9 @@ class CascadeOptions:
 class TextToImageRequest(CascadeOptions, GenerationRequest):
     prompt: str
     negative_prompt: str = ""
-    width: int | None = None  # None: the model's native size
+    width: int | None = None  # None: the model's native size (times size_scale)
     height: int | None = None
+    size_scale: int = 1  # with width/height None: 2 samples at twice the model's size (convolutional sampling)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,12 +60,15 @@ class InpaintRequest(GenerationRequest):
     invert_mask: bool = False
     only_masked: bool = False  # crop around the mask (with padding), inpaint at model size, paste back
     only_masked_padding: int = 32
-    # outpainting: pixels added on each side, pre-filled from the edge and inpainted (mask_blur feathers the seam
-    # inside the new band; the picture's own pixels never change)
+    # outpainting: pixels added on each side, pre-filled from the edge and inpainted; the picture's own pixels never
+    # change, the seam is feathered inside the new band only
     extend_left: int = 0
     extend_top: int = 0
     extend_right: int = 0
     extend_bottom: int = 0
+    # px of the band over which the painted pixels fade in from the picture's edge. 3: the seam's colour step on
+    # held-out scenes is closest to the uncropped scenes' there (0 leaves a visible step, 4 smooths it too much)
+    outpaint_feather: int = 3
 
     @property
     def extends(self) -> bool:

@@ -43,6 +43,7 @@ UPSCALE_FACTOR = 16  # output pixels per input pixel of the x4 upscaler
 MAX_MASK_BLUR, MAX_PADDING = 64, 512
 MIN_TILE, MAX_TILE, MAX_TILE_OVERLAP = 16, 512, 128
 SEMANTIC_OUTPUT_SIZES = ("map", "model")
+MAX_SIZE_SCALE = 2  # text-to-image at the model's size times this, when no width/height is given
 OFF_PALETTE_WARNING = 0.05  # warn when more than 5% of a map's pixels are not exact palette colours
 
 
@@ -152,6 +153,7 @@ def check_text_to_image(request: TextToImageRequest, limits: Limits = DEFAULT_LI
         _integer(name, value, MIN_SIZE, limits.max_size)
         if value % SIZE_MULTIPLE:
             raise InvalidRequestError(name, value, f"must be a multiple of {SIZE_MULTIPLE}")
+    _integer("size_scale", request.size_scale, 1, MAX_SIZE_SCALE)
     if request.width is not None and request.height is not None:
         _pixels("width", (request.width, request.height), 1, request.batch_size, limits)
     return CheckedInputs()
@@ -191,6 +193,7 @@ def check_inpaint(request: InpaintRequest, limits: Limits = DEFAULT_LIMITS) -> C
     for name in ("invert_mask", "only_masked"):
         _flag(name, getattr(request, name))
     image = to_rgb("image", request.image, limits.max_image_side)
+    _integer("outpaint_feather", request.outpaint_feather, 0, MAX_MASK_BLUR)
     sides = {name: getattr(request, f"extend_{name}") for name in ("left", "top", "right", "bottom")}
     for name, value in sides.items():
         _integer(f"extend_{name}", value, 0, limits.max_image_side)

@@ -44,7 +44,7 @@ def test_every_tab_has_a_named_endpoint(client: Client):
 
 def test_text2img_returns_a_batch_at_native_size_with_the_seed_used(client: Client):
     gallery, seed_used, infotext = client.predict(
-        prompt="a green valley", steps=TINY_STEPS, seed=7, batch_size=2, api_name="/text2img"
+        prompt="a green valley", steps=TINY_STEPS, seed=7, batch_size=2, upscale_x4=False, api_name="/text2img"
     )
     images = _images(gallery)
     assert [image.size for image in images] == [(NATIVE, NATIVE)] * 2
@@ -68,6 +68,8 @@ def test_semantic_map_from_an_example(client: Client):
         semantic_map={"background": color_map, "layers": [], "composite": None},
         steps=TINY_STEPS,
         seed=3,
+        output_size="Model's size",
+        upscale_x4=False,
         api_name="/semantic",
     )
     assert _images(gallery)[0].size == (NATIVE, NATIVE)

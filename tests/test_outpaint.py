@@ -9,7 +9,7 @@ from engine_helpers import STEPS, box_mask, noise_image
 
 from ldm_core.errors import InvalidRequestError
 from ldm_core.infotext import parse_infotext
-from ldm_core.outpaint import Window, band_ramp, extend_canvas, next_window, window_grid
+from ldm_core.outpaint import Window, band_ramp, extend_canvas, next_window, sides_for_target, window_grid
 from ldm_core.requests import InpaintRequest
 from ldm_core.validation import check_request
 
@@ -97,3 +97,11 @@ def test_windows_cover_the_canvas_and_context_goes_first():
     assert next_window(windows, unpainted) == Window(192, 0, 128, 96)
     unpainted[:, 192:] = False
     assert next_window(windows, unpainted) is None
+
+
+def test_target_size_becomes_sides():
+    assert sides_for_target((100, 80), (160, 80)) == (30, 0, 30, 0)
+    assert sides_for_target((100, 80), (161, 100), "top-left") == (0, 0, 61, 20)
+    assert sides_for_target((100, 80), (100, 120), "bottom") == (0, 40, 0, 0)
+    with pytest.raises(ValueError, match="smaller than the picture"):
+        sides_for_target((100, 80), (90, 80))

@@ -14,6 +14,7 @@ import gradio as gr
 
 from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
 
+from .sizes import SEMANTIC_CHOICES, SIZE_CHOICES
 from .tabs.common import TaskTab, selected_image
 from .tabs.png_info import PngInfoTab, lookup, normalized
 
@@ -101,6 +102,34 @@ def _size(index: int):
     return convert
 
 
+def _present(*names: str):
+    """A1111 writes the hires keys only when the cascade ran: present means on."""
+    return lambda parameters: lookup(parameters, *names) is not None
+
+
+def _custom_size(parameters: dict) -> str | None:
+    return SIZE_CHOICES[2] if lookup(parameters, "size") is not None else None
+
+
+def _output_size(parameters: dict) -> str | None:
+    value = lookup(parameters, "output_size")
+    return next((label for label, name in SEMANTIC_CHOICES.items() if name == value), None)
+
+
+def _extend(side: str):
+    """ "Outpaint: left 0, top 0, right 32, bottom 0" -> that side's pixels (0 when the picture was not extended)."""
+
+    def convert(parameters: dict) -> int:
+        words = str(lookup(parameters, "outpaint") or "").replace(",", " ").split()
+        pairs = dict(zip(words[::2], words[1::2], strict=False))
+        try:
+            return int(pairs.get(side, 0))
+        except ValueError:
+            return 0
+
+    return convert
+
+
 # handler parameter name -> how to read its value from the normalized infotext parameters
 READERS: dict[str, Callable[[dict], Any]] = {
     "prompt": _text("prompt"),
@@ -118,4 +147,10 @@ READERS: dict[str, Callable[[dict], Any]] = {
     "only_masked_padding": _number("masked_area_padding", cast=int),
     "tile_size": _number("tile_size", cast=int),
     "tile_overlap": _number("tile_overlap", cast=int),
+    "size": _custom_size,
+    "output_size": _output_size,
+    "upscale_x4": _present("hires_upscale"),
+    "upscale_steps": _number("hires_steps", cast=int),
+    "outpaint_feather": _number("outpaint_feather", cast=int),
+    **{f"extend_{side}": _extend(side) for side in ("left", "top", "right", "bottom")},
 }

@@ -45,7 +45,7 @@ def run(request: InpaintRequest, inputs: CheckedInputs, context: RunContext) -> 
     prompts, warnings = prompt_inputs(loaded.pipe, request.prompt, request.negative_prompt)
     steps_run = max(1, int(request.num_inference_steps * request.strength))
     calls = 1 if single else _count_windows(windows, todo)
-    seam = np.maximum(band_ramp(canvas, request.mask_blur), inside * ~canvas.band)[..., None]
+    seam = np.maximum(band_ramp(canvas, request.outpaint_feather), inside * ~canvas.band)[..., None]
     images = []
     with context.monitor(steps_run * calls * request.batch_size) as monitor:
         for generator in context.generators():
@@ -62,8 +62,9 @@ def run(request: InpaintRequest, inputs: CheckedInputs, context: RunContext) -> 
         monitor.finish()
     params = {
         "Denoising strength": request.strength,
-        "Mask blur": request.mask_blur,
+        "Mask blur": request.mask_blur if inputs.mask is not None else None,
         "Outpaint": "left {}, top {}, right {}, bottom {}".format(*request_sides(request)),
+        "Outpaint feather": request.outpaint_feather,
     }
     return TaskOutput(images, (width, height), params=params, warnings=warnings)
 

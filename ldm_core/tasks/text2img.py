@@ -6,7 +6,7 @@ from diffusers import StableDiffusionPipeline
 
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
-from .common import FamilyParts, RunContext, TaskOutput, prompt_inputs
+from .common import FamilyParts, RunContext, TaskOutput, prompt_inputs, size_warning
 
 
 def family_pipeline(parts: FamilyParts) -> StableDiffusionPipeline:
@@ -15,8 +15,8 @@ def family_pipeline(parts: FamilyParts) -> StableDiffusionPipeline:
 
 def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
     loaded = context.loaded
-    width = request.width or loaded.native_size
-    height = request.height or loaded.native_size
+    width = request.width or loaded.native_size * request.size_scale
+    height = request.height or loaded.native_size * request.size_scale
     options = {
         "height": height,
         "width": width,
@@ -25,6 +25,7 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
         "generator": context.generators(),
     }
     prompts, warnings = prompt_inputs(loaded.pipe, request.prompt, request.negative_prompt)
+    warnings += size_warning((width, height), loaded.native_size)
     with context.monitor(request.num_inference_steps) as monitor:
         if loaded.kind == "ldm_text":
             if request.negative_prompt:

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from ldm_core.config import EngineConfig
@@ -69,7 +70,7 @@ def evaluate(engine: Engine, scenes: int, band: int, feather: int, seed: int = 0
             image=Image.fromarray(kept),
             prompt=scene.caption,
             seed=seed + index,
-            mask_blur=feather,
+            outpaint_feather=feather,
             **{f"extend_{side}": band},
         )
         out = np.asarray(engine.run(request).images[0])
@@ -99,11 +100,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--family", type=Path, default=Path("assets/builtin"))
     parser.add_argument("--scenes", type=int, default=16)
     parser.add_argument("--band", type=int, default=32)
-    parser.add_argument("--feather", type=int, nargs="+", default=[4])
+    parser.add_argument("--feather", type=int, nargs="+", default=[InpaintRequest.outpaint_feather])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logger.setLevel(logging.INFO)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     engine = Engine(EngineConfig(model_root=args.family, device="cpu", offline=True, save_outputs=False))
     rows = []
     args.out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from ..controls import (
     strength_slider,
 )
 from ..editor import editor_background, editor_mask
+from ..outpainting import outpaint_controls, outpaint_sides, target_sides
 from ..runner import EngineRunner, session_of
 from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
 
@@ -76,11 +77,12 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                     label="Only-masked padding (px)",
                     elem_id="inpaint-padding",
                 )
+            outpaint = outpaint_controls(limits)
             sampling = sampling_controls("inpaint", limits, InpaintRequest)
             generate, cancel = action_row("inpaint", "Inpaint")
         with gr.Column(scale=1):
             result = result_panel("inpaint")
-            send_to = send_to_row("inpaint", ("upscale",))
+            send_to = send_to_row("inpaint", ("img2img", "inpaint", "upscale"))
 
     def inpaint(
         image_and_mask: dict | None,
@@ -91,6 +93,14 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         invert_mask: bool,
         only_masked: bool,
         only_masked_padding: float,
+        extend_left: float,
+        extend_top: float,
+        extend_right: float,
+        extend_bottom: float,
+        target_width: float | None,
+        target_height: float | None,
+        anchor: str,
+        outpaint_feather: float,
         sampler: str,
         steps: float,
         guidance: float,
@@ -103,11 +113,18 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         if image is None:
             raise gr.Error("image: upload an image to inpaint first.", print_exception=False)
         mask = editor_mask(image_and_mask)
-        if mask is None:
-            raise gr.Error("mask: paint the area to repaint over the image (the mask is empty).", print_exception=False)
+        sides = outpaint_sides(extend_left, extend_top, extend_right, extend_bottom)
+        sides = target_sides(image.size, target_width, target_height, anchor) or sides
+        if mask is None and not any(sides.values()):
+            raise gr.Error(
+                "mask: paint the area to repaint over the image, or extend the picture (Outpainting).",
+                print_exception=False,
+            )
         generation = InpaintRequest(
             image=image,
             mask=mask,
+            **sides,
+            outpaint_feather=int(outpaint_feather),
             prompt=prompt or "",
             negative_prompt=negative_prompt or "",
             strength=float(strength),
@@ -128,6 +145,7 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         "invert_mask": invert_mask,
         "only_masked": only_masked,
         "only_masked_padding": padding,
+        **outpaint,
         **sampling.inputs(),
     }
     run = generate.click(

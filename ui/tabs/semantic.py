@@ -14,6 +14,7 @@ from ldm_core.requests import SemanticMapRequest
 from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
 from ..editor import editor_composite, filled_canvas, palette_hex, palette_swatches_html
 from ..runner import EngineRunner, session_of
+from ..sizes import cascade_controls, cascade_kwargs, semantic_size_control, semantic_size_value
 from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
@@ -57,10 +58,12 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="semantic-negative")
             sampling = sampling_controls("semantic", limits, SemanticMapRequest)
+            output_size = semantic_size_control(limits)
+            cascade = cascade_controls("semantic", limits, SemanticMapRequest)
             generate, cancel = action_row("semantic", "Generate")
         with gr.Column(scale=1):
             result = result_panel("semantic")
-            send_to = send_to_row("semantic")
+            send_to = send_to_row("semantic", ("img2img", "inpaint", "upscale"))
 
     def semantic(
         semantic_map: dict | None,
@@ -71,6 +74,9 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         guidance: float,
         seed: float,
         batch_size: float,
+        output_size: str,
+        upscale_x4: bool,
+        upscale_steps: float,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ):
@@ -82,7 +88,9 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
             color_map=color_map,
             prompt=prompt or "",
             negative_prompt=negative_prompt or "",
+            output_size=semantic_size_value(output_size),
             **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
+            **cascade_kwargs(upscale_x4, upscale_steps),
         )
         yield from gallery_stream(runner, generation, session_of(request), progress)
 
@@ -113,6 +121,7 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     upload.upload(load_map, [upload], [editor, source], api_visibility="private")
     blank.click(blank_canvas, None, [editor, source], api_visibility="private")
     named = {"semantic_map": editor, "prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs()}
+    named |= {**output_size, **cascade}
     run = generate.click(
         semantic, named_inputs(semantic, named), gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE
     )

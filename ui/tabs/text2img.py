@@ -6,10 +6,10 @@ import gradio as gr
 
 from ldm_core.limits import Limits
 from ldm_core.requests import TextToImageRequest
-from ldm_core.validation import SIZE_MULTIPLE
 
 from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
 from ..runner import EngineRunner, session_of
+from ..sizes import cascade_controls, cascade_kwargs, text_size_controls, text_size_kwargs
 from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
 
 
@@ -21,27 +21,17 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                 label="Prompt",
                 lines=2,
                 placeholder="a green valley with a river, photo",
+                info="(word:1.3) or (word) for more attention, [word] for less; any length",
                 elem_id="txt2img-prompt",
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
             sampling = sampling_controls("txt2img", limits, TextToImageRequest)
-            with gr.Row():
-                width, height = (
-                    gr.Slider(
-                        0,
-                        limits.max_size,
-                        value=0,
-                        step=SIZE_MULTIPLE,
-                        label=side.title(),
-                        info="0: the model's native size",
-                        elem_id=f"txt2img-{side}",
-                    )
-                    for side in ("width", "height")
-                )
+            size = text_size_controls(limits)
+            cascade = cascade_controls("txt2img", limits, TextToImageRequest)
             generate, cancel = action_row("txt2img", "Generate")
         with gr.Column(scale=1):
             result = result_panel("txt2img")
-            send_to = send_to_row("txt2img")
+            send_to = send_to_row("txt2img", ("img2img", "inpaint", "upscale"))
 
     def text2img(
         prompt: str,
@@ -51,22 +41,24 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         guidance: float,
         seed: float,
         batch_size: float,
-        width: float,
-        height: float,
+        size: str,
+        width: float | None,
+        height: float | None,
+        upscale_x4: bool,
+        upscale_steps: float,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ):
         generation = TextToImageRequest(
             prompt=prompt or "",
             negative_prompt=negative_prompt or "",
-            width=int(width) or None,
-            height=int(height) or None,
+            **text_size_kwargs(size, width, height),
             **sampling_kwargs(sampler, steps, guidance, seed, batch_size),
+            **cascade_kwargs(upscale_x4, upscale_steps),
         )
         yield from gallery_stream(runner, generation, session_of(request), progress)
 
-    named = {"prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs(), "width": width}
-    named["height"] = height
+    named = {"prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs(), **size, **cascade}
     inputs = named_inputs(text2img, named)
     run = generate.click(text2img, inputs, gallery_outputs(result), api_name="text2img", **ENGINE_QUEUE)
     submitted = prompt.submit(text2img, inputs, gallery_outputs(result), api_visibility="private", **ENGINE_QUEUE)

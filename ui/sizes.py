@@ -1,0 +1,113 @@
+"""Controls for the size of a picture: the x4 cascade ("Upscale x4 after generating"), text-to-image's size choice
+(model's size, twice it, custom) and the semantic map's output size. Each returns its inputs by handler name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ldm_core.limits import Limits
+from ldm_core.requests import SemanticMapRequest, TextToImageRequest
+from ldm_core.validation import MIN_SIZE
+
+from .controls import Inputs, request_default
+
+# The tabs' default for the cascade. A request leaves it off (API callers ask for it), but a newcomer's first picture
+# should be the best the studio makes in a few seconds: the built-in family's x4 pass turns its 128 px pictures into
+# sharper 512 px ones in about 3 s on 2 CPU cores, and the pictures side by side favour it (see README).
+CASCADE_IN_TABS = True
+SIZE_CHOICES = ("Model's size", "2× the model's size", "Custom")
+SEMANTIC_CHOICES = {"Map's own size": "map", "Model's size": "model"}
+
+
+def cascade_controls(prefix: str, limits: Limits, request_type: type = TextToImageRequest) -> Inputs:
+    """`upscale_x4` checkbox and `upscale_steps` slider (`#<prefix>-upscale-x4`, `#<prefix>-upscale-steps`)."""
+    with gr.Row():
+        upscale = gr.Checkbox(
+            value=CASCADE_IN_TABS,
+            label="Upscale ×4 after generating",
+            info="The preset's ×4 model on each picture, in the same run (A1111's Hires. fix)",
+            elem_id=f"{prefix}-upscale-x4",
+        )
+        steps = gr.Slider(
+            1,
+            limits.max_steps,
+            value=min(request_default(request_type, "upscale_steps"), limits.max_steps),
+            step=1,
+            label="×4 steps",
+            elem_id=f"{prefix}-upscale-steps",
+        )
+    return {"upscale_x4": upscale, "upscale_steps": steps}
+
+
+def cascade_kwargs(upscale_x4: Any, upscale_steps: Any) -> dict[str, Any]:
+    return {"upscale_x4": bool(upscale_x4), "upscale_steps": int(upscale_steps)}
+
+
+def text_size_controls(limits: Limits) -> Inputs:
+    """`size` (radio) and `width` / `height` (numbers, shown for Custom): no magic 0."""
+    size = gr.Radio(
+        list(SIZE_CHOICES),
+        value=SIZE_CHOICES[0],
+        label="Size",
+        info="The model's size is what it was trained at; twice it samples larger by convolutional sampling",
+        elem_id="txt2img-size",
+    )
+    with gr.Row(visible=False) as custom:
+        width, height = (
+            gr.Number(
+                value=None,
+                precision=0,
+                minimum=MIN_SIZE,
+                maximum=limits.max_size,
+                label=f"{side.title()} (px, a multiple of 8, up to {limits.max_size})",
+                elem_id=f"txt2img-{side}",
+            )
+            for side in ("width", "height")
+        )
+
+    def show_custom(choice: str):
+        is_custom = choice == SIZE_CHOICES[2]
+        cleared = gr.update() if is_custom else None  # leaving Custom clears the numbers: they would win
+        return gr.Row(visible=is_custom), cleared, cleared
+
+    size.change(show_custom, [size], [custom, width, height], api_visibility="private", queue=False)
+    width.change(
+        lambda value: gr.Radio(value=SIZE_CHOICES[2]) if value else gr.update(),
+        [width],
+        [size],
+        api_visibility="private",
+        queue=False,
+    )
+    return {"size": size, "width": width, "height": height}
+
+
+def text_size_kwargs(size: str | None, width: Any, height: Any) -> dict[str, Any]:
+    """Request fields: width/height when given (any choice: an API caller may send only them), else the scale."""
+    width, height = int(width or 0) or None, int(height or 0) or None
+    if size == SIZE_CHOICES[2] and width is None and height is None:
+        raise gr.Error("width: for a custom size enter a width and a height (multiples of 8).", print_exception=False)
+    if width is not None or height is not None:
+        return {"width": width, "height": height}
+    return {"size_scale": 2 if size == SIZE_CHOICES[1] else 1}
+
+
+def semantic_size_control(limits: Limits) -> Inputs:
+    return {
+        "output_size": gr.Radio(
+            list(SEMANTIC_CHOICES),
+            value=next(
+                k for k, v in SEMANTIC_CHOICES.items() if v == request_default(SemanticMapRequest, "output_size")
+            ),
+            label="Output size",
+            info=f"The map's own size (convolutional sampling, up to {limits.max_semantic_side} px on a side), "
+            "or the size the model was trained at",
+            elem_id="semantic-output-size",
+        )
+    }
+
+
+def semantic_size_value(choice: str | None) -> str:
+    """The radio's label -> the request's value (an API caller may send the value itself)."""
+    return SEMANTIC_CHOICES.get(choice or "", choice or "map")
