@@ -36,6 +36,8 @@ def cases() -> dict[str, Any]:
     return {
         "semantic 256 map, model size (128x128)": task_request("semantic", output_size="model"),
         "semantic 256 map, map size (256x256)": task_request("semantic", output_size="map"),
+        "text2img 128x128": task_request("text2img"),
+        "text2img 128 -> 512 (x4 cascade)": task_request("text2img", upscale_x4=True),
     }
 
 

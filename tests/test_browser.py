@@ -202,3 +202,74 @@ def test_png_info_reads_a_generated_png_and_sends_it_back(page: Page, screenshot
     expect(page.get_by_role("tab", name="Text-to-image", exact=True)).to_have_attribute("aria-selected", "true")
     expect(page.locator("#txt2img-prompt textarea")).to_have_value("a snowy mountain at sunset")
     expect(page.locator("#txt2img-seed input")).to_have_value("42")
+
+
+def test_text_to_image_sizes_cascade_and_emphasis(page: Page, screenshot_dir: Path):
+    open_tab(page, "Text-to-image")
+    page.locator("#txt2img-prompt textarea").fill("a (snowy:1.3) mountain [range] at night")
+    set_steps(page, "txt2img")
+    page.locator("#txt2img-batch input[type=number]").fill("1")
+    page.locator("#txt2img-size").get_by_text("Custom").click()
+    expect(page.locator("#txt2img-width input")).to_be_visible()
+    page.locator("#txt2img-width input").fill("96")
+    page.locator("#txt2img-height input").fill("64")
+    expect(page.locator("#txt2img-upscale-x4 input")).to_be_checked()  # on by default
+    page.locator("#txt2img-upscale-steps input[type=number]").fill(str(STEPS))
+    page.locator("#txt2img-generate").click()
+    expect_loaded_image(page, "#txt2img-gallery img")
+    infotext = page.locator("#txt2img-infotext textarea")
+    expect(infotext).to_have_value(re.compile(r"Hires upscale: 4"), timeout=RESULT_TIMEOUT_MS)
+    expect(infotext).to_have_value(re.compile(r"^a \(snowy:1\.3\) mountain \[range\] at night\n"))
+    expect(infotext).to_have_value(re.compile(r"Size: 96x64"))
+    screenshot(page, screenshot_dir, "text2img_cascade")
+    page.locator("#txt2img-size").get_by_text("2× the model's size").click()
+    expect(page.locator("#txt2img-width input")).not_to_be_visible()
+
+
+def test_semantic_output_size(page: Page, screenshot_dir: Path):
+    open_tab(page, "Semantic map")
+    page.locator("#semantic-examples img").first.click()
+    wait_for_map(page, "Loaded")
+    set_steps(page, "semantic")
+    page.locator("#semantic-output-size").get_by_text("Model's size").click()
+    page.locator("#semantic-upscale-x4 input").uncheck()
+    page.locator("#semantic-generate").click()
+    expect(page.locator("#semantic-infotext textarea")).to_have_value(
+        re.compile(r"Output size: model"), timeout=RESULT_TIMEOUT_MS
+    )
+    expect_loaded_image(page, "#semantic-gallery img")
+    screenshot(page, screenshot_dir, "semantic_output_size")
+    page.locator("#semantic-output-size").get_by_text("Map's own size").click()
+    page.locator("#semantic-upscale-x4 input").check()
+
+
+def test_send_to_image_to_image(page: Page, screenshot_dir: Path):
+    open_tab(page, "Text-to-image")
+    expect_loaded_image(page, "#txt2img-gallery img")  # the earlier test's result
+    page.locator("#txt2img-to-img2img").click()
+    expect(page.get_by_role("tab", name="Image-to-image", exact=True)).to_have_attribute("aria-selected", "true")
+    expect_loaded_image(page, "#img2img-input img")
+    page.locator("#img2img-prompt textarea").fill("a (sunny:1.2) valley")
+    set_steps(page, "img2img")
+    page.locator("#img2img-upscale-x4 input").uncheck()
+    page.locator("#img2img-generate").click()
+    expect_loaded_image(page, "#img2img-gallery img")
+    expect(page.locator("#img2img-infotext textarea")).to_have_value(
+        re.compile(r"Denoising strength: 0\.6"), timeout=RESULT_TIMEOUT_MS
+    )
+    screenshot(page, screenshot_dir, "img2img")
+
+
+def test_outpainting(page: Page, screenshot_dir: Path):
+    open_tab(page, "Inpainting")
+    page.locator("#inpaint-editor input[type=file]").set_input_files(str(EXAMPLES / "images" / "beach.png"))
+    page.locator("#inpaint-outpaint").get_by_text("Outpainting: extend the picture").click()
+    page.locator("#inpaint-extend-right input[type=number]").fill("64")
+    page.locator("#inpaint-extend-top input[type=number]").fill("32")
+    set_steps(page, "inpaint")
+    page.locator("#inpaint-generate").click()
+    expect(page.locator("#inpaint-infotext textarea")).to_have_value(
+        re.compile(r"Outpaint: \"left 0, top 32, right 64, bottom 0\""), timeout=RESULT_TIMEOUT_MS
+    )
+    expect_loaded_image(page, "#inpaint-gallery img")
+    screenshot(page, screenshot_dir, "outpaint")
