@@ -19,6 +19,7 @@ from .palette import CLASS_NAMES
 
 FAMILY_FILE = "family.json"
 UNET_FOLDERS = {"text2img": "unet", "inpaint": "unet_inpaint", "semantic": "unet_semantic", "upscale": "unet_upscale"}
+SCHEDULER_FOLDERS = {task: f"scheduler_{task}" for task in UNET_FOLDERS}  # a task's own schedule, when it has one
 TINY_VOCABULARY = tuple(CLASS_NAMES) + ("a", "the", "with", "and", "of", "photo", "landscape", "blue", "green")
 
 
@@ -35,8 +36,14 @@ def save_family(
     unet_upscale: UNet2DModel | None = None,
     dtype: torch.dtype = torch.float16,
     metadata: dict[str, Any] | None = None,
+    task_schedulers: dict[str, SchedulerMixin] | None = None,
+    guidance_rescale: dict[str, float] | None = None,
 ) -> Path:
-    """Write the family layout under `root`; weights are stored in `dtype` (the in-memory modules are not changed)."""
+    """Write the family layout under `root`; weights are stored in `dtype` (the in-memory modules are not changed).
+
+    `scheduler` is every task's noise schedule unless `task_schedulers` gives a task its own (e.g. a UNet trained with
+    v-prediction on zero-terminal-SNR betas, sampled with trailing timesteps); `guidance_rescale` asks for rescaled
+    classifier-free guidance on a task (Lin et al. 2024, Sec. 3.4). Both are recorded under family.json's `sampling`."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     unets = {"text2img": unet, "inpaint": unet_inpaint, "semantic": unet_semantic, "upscale": unet_upscale}
@@ -46,6 +53,13 @@ def save_family(
         _save_module(module, root / folder, dtype)
     tokenizer.save_pretrained(root / "tokenizer")
     scheduler.save_pretrained(root / "scheduler")
+    sampling: dict[str, dict[str, Any]] = {}
+    for task, task_scheduler in (task_schedulers or {}).items():
+        task_scheduler.save_pretrained(root / SCHEDULER_FOLDERS[task])
+        sampling.setdefault(task, {})["scheduler"] = SCHEDULER_FOLDERS[task]
+    for task, phi in (guidance_rescale or {}).items():
+        if phi:
+            sampling.setdefault(task, {})["guidance_rescale"] = float(phi)
     family = {
         "tasks": sorted(task for task, module in unets.items() if module is not None),
         "unets": {task: UNET_FOLDERS[task] for task, module in unets.items() if module is not None},
@@ -54,6 +68,7 @@ def save_family(
         "latent_channels": models.LATENT_CHANNELS,
         "classes": list(CLASS_NAMES),
         "weights_dtype": str(dtype).removeprefix("torch."),
+        **({"sampling": sampling} if sampling else {}),
         **(metadata or {}),
     }
     (root / FAMILY_FILE).write_text(json.dumps(family, indent=2) + "\n")
@@ -66,8 +81,9 @@ def _save_module(module: torch.nn.Module, folder: Path, dtype: torch.dtype) -> N
     copy.deepcopy(module).to(dtype).save_pretrained(folder)
 
 
-def build_random_family(root: str | Path, size: models.Size = "tiny", seed: int = 0) -> Path:
-    """A complete family with random weights (every task present): the fixture for tests and UI smoke runs."""
+def build_random_family(root: str | Path, size: models.Size = "tiny", seed: int = 0, **options: Any) -> Path:
+    """A complete family with random weights (every task present): the fixture for tests and UI smoke runs.
+    `options` go to save_family (e.g. task_schedulers, guidance_rescale)."""
     torch.manual_seed(seed)
     tokenizer = models.build_word_tokenizer(list(TINY_VOCABULARY))
     text_encoder = models.make_text_encoder(tokenizer, size)
@@ -83,4 +99,5 @@ def build_random_family(root: str | Path, size: models.Size = "tiny", seed: int 
         unet_semantic=models.make_unet_semantic(size),
         unet_upscale=models.make_unet_upscale(size),
         metadata={"random_weights": True, "size": size, "seed": seed},
+        **options,
     )

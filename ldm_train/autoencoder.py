@@ -47,7 +47,7 @@ TINY = dict(size="tiny", num_scenes=64, crop=32, batch_size=4, max_steps=20, che
 
 def to_pixels(batch: np.ndarray) -> torch.Tensor:
     """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return torch.from_numpy(np.array(batch)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 def sample_batch(scenes: np.ndarray, photos: list[np.ndarray], cfg: AutoencoderConfig, rng) -> torch.Tensor:

@@ -113,7 +113,7 @@ def segment(
     """uint8 (N, H, W, 3) -> (label maps (N, H, W), time ids (N,), features (N, F))."""
     labels, times, feats = [], [], []
     for start in range(0, len(images), batch_size):
-        pixels = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).permute(0, 3, 1, 2)
+        pixels = torch.from_numpy(np.array(images[start : start + batch_size])).permute(0, 3, 1, 2)
         logits, time_logits, features = model(pixels.float() / 127.5 - 1)
         labels.append(logits.argmax(1).numpy())
         times.append(time_logits.argmax(1).numpy())
