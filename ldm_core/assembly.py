@@ -20,9 +20,6 @@ from diffusers import (
     DDIMScheduler,
     DiffusionPipeline,
     LDMTextToImagePipeline,
-    StableDiffusionControlNetPipeline,
-    StableDiffusionInpaintPipeline,
-    StableDiffusionPipeline,
     UNet2DConditionModel,
     UNet2DModel,
 )
@@ -31,6 +28,11 @@ from transformers import AutoTokenizer, CLIPTextModel
 from .errors import ModelNotAvailableError
 from .family import FAMILY_FILE, UNET_FOLDERS
 from .loading import Loader, is_single_file, missing_files, model_name
+from .pipelines.stable_diffusion import (
+    StableDiffusionControlNetPipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+)
 from .pipelines.super_resolution import OffloadableSuperResolutionPipeline
 from .presets import ResolvedPreset, TaskSource
 from .registry import TASKS
