@@ -114,6 +114,15 @@ class Assembler:
                 return reason
         return None
 
+    def native_size(self, task: str) -> int | None:
+        """The output size (pixels) the task's model was trained at, when a file says so without loading weights:
+        the built-in family's family.json (not for the x4 task, whose size is its input's)."""
+        spec = self.preset.tasks.get(task)
+        if spec is None or spec.kind != "family" or task == "upscale":
+            return None
+        size = _read_family_metadata(Path(self.preset.base or spec.source) / FAMILY_FILE).get("image_size")
+        return int(size) if isinstance(size, int) else None
+
     def build(self, task: str) -> LoadedTask:
         spec = self.preset.tasks.get(task)
         if spec is None:

@@ -75,6 +75,12 @@ class Engine:
                 status[task] = self._assembler.status(task)
         return status
 
+    def native_size(self, task: str) -> int | None:
+        """The task's native output size in pixels (its loaded model's, else from a cheap file read), or None."""
+        if task in self._loaded:
+            return self._loaded[task].native_size
+        return self._assembler.native_size(task)
+
     def describe(self) -> dict[str, Any]:
         return {
             "preset": self.preset.name,
