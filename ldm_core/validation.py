@@ -22,6 +22,13 @@ from .schedulers import SAMPLERS
 DEFAULT_LIMITS = Limits()
 MAX_GUIDANCE = 30.0
 MAX_SEED = 2**32 - 1  # seeds are 0..MAX_SEED; -1 draws one
+
+
+def batch_seeds(seed: int, count: int) -> list[int]:
+    """Image i of a batch uses seed + i (wrapping past MAX_SEED): the same image it would be alone."""
+    return [(seed + index) % (MAX_SEED + 1) for index in range(count)]
+
+
 SIZE_MULTIPLE = 8
 MIN_SIZE = 32  # text-to-image width/height (the most is Limits.max_size)
 MIN_IMAGE_SIDE = 16  # input images (the most is Limits.max_image_side / max_upscale_side)

@@ -31,7 +31,14 @@ def status_markdown(engine: Any) -> str:
         logger.exception("Could not read the engine status")
         return "Status unavailable: see the server log."
     fields = []
-    for key, label in (("preset", "preset"), ("device", "device"), ("dtype", "dtype"), ("memory_mode", "memory")):
+    keys = (
+        ("preset", "preset"),
+        ("device", "device"),
+        ("dtype", "dtype"),
+        ("memory_mode", "memory"),
+        ("serving", "engine"),
+    )
+    for key, label in keys:
         if description.get(key) not in (None, ""):
             value = str(description[key]) + (
                 f" + {description['autocast']} autocast" if key == "dtype" and description.get("autocast") else ""
