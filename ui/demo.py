@@ -11,7 +11,7 @@ import gradio as gr
 from .inputs import name_input_errors
 from .runner import EngineRunner
 from .send_to import wire_send_to
-from .tabs import inpaint, png_info, semantic, text2img, upscale
+from .tabs import explorer, inpaint, png_info, semantic, text2img, upscale
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                 upscale_tab = upscale.build(runner)
             with gr.Tab("PNG info", id="png_info", elem_id="tab-pnginfo"):
                 png_info_tab = png_info.build()
+            with gr.Tab("Inside the model", id="explorer", elem_id="tab-explorer"):
+                explorer.build(runner)
         wire_send_to(tabs, text2img_tab, semantic_tab, inpaint_tab, upscale_tab, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
     name_input_errors(demo, getattr(getattr(engine, "config", None), "limits", None))

@@ -1,0 +1,33 @@
+"""The "Inside the model" tab: what the LDM paper describes, shown on the loaded models, one section per idea.
+
+Each section has its own API endpoint (`explore_autoencoder`, `explore_trajectory`, ...) and runs on the engine's
+queue; the core work is in `ldm_core.explorer`.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ...runner import EngineRunner
+from . import autoencoder, trajectory
+from .common import LastRuns
+
+SECTIONS = (
+    ("Autoencoder", "explorer-autoencoder"),
+    ("Denoising trajectory", "explorer-trajectory"),
+)
+
+
+def build(runner: EngineRunner) -> None:
+    """The explorer's sections as sub-tabs; the shared runner is wrapped to remember each session's last runs."""
+    engine = runner.engine
+    last_runs = LastRuns.attach(runner)
+    gr.Markdown(
+        "The ideas of *High-Resolution Image Synthesis with Latent Diffusion Models* (Rombach et al., 2022), made "
+        "visible on the loaded models: the autoencoder that compresses by f, the sampler's walk from noise to image."
+    )
+    with gr.Tabs(elem_id="explorer-sections"):
+        with gr.Tab("Autoencoder", id="explorer-autoencoder", elem_id="explorer-autoencoder"):
+            autoencoder.build(engine)
+        with gr.Tab("Denoising trajectory", id="explorer-trajectory", elem_id="explorer-trajectory"):
+            trajectory.build(engine, last_runs)
