@@ -9,13 +9,8 @@ from __future__ import annotations
 import gradio as gr
 
 from ...runner import EngineRunner
-from . import autoencoder, trajectory
+from . import attention, autoencoder, strips, trajectory
 from .common import LastRuns
-
-SECTIONS = (
-    ("Autoencoder", "explorer-autoencoder"),
-    ("Denoising trajectory", "explorer-trajectory"),
-)
 
 
 def build(runner: EngineRunner) -> None:
@@ -24,10 +19,15 @@ def build(runner: EngineRunner) -> None:
     last_runs = LastRuns.attach(runner)
     gr.Markdown(
         "The ideas of *High-Resolution Image Synthesis with Latent Diffusion Models* (Rombach et al., 2022), made "
-        "visible on the loaded models: the autoencoder that compresses by f, the sampler's walk from noise to image."
+        "visible on the loaded models: the autoencoder that compresses by f, the sampler's walk from noise to image, "
+        "the cross-attention that ties words to places, and what guidance and step counts trade."
     )
     with gr.Tabs(elem_id="explorer-sections"):
         with gr.Tab("Autoencoder", id="explorer-autoencoder", elem_id="explorer-autoencoder"):
             autoencoder.build(engine)
         with gr.Tab("Denoising trajectory", id="explorer-trajectory", elem_id="explorer-trajectory"):
             trajectory.build(engine, last_runs)
+        with gr.Tab("Cross-attention", id="explorer-attention", elem_id="explorer-attention"):
+            attention.build(engine)
+        with gr.Tab("Guidance & steps", id="explorer-strips", elem_id="explorer-strips"):
+            strips.build(engine)
