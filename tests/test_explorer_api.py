@@ -23,7 +23,7 @@ def client(studio_url: str) -> Client:  # noqa: F811
 
 def test_each_section_has_an_endpoint(client: Client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    for name in ("/explore_autoencoder", "/explore_trajectory"):
+    for name in ("/explore_autoencoder", "/explore_trajectory", "/explore_attention", "/explore_strips"):
         assert name in endpoints
 
 
@@ -74,3 +74,32 @@ def test_trajectory_of_a_prompt_and_of_a_tab_not_run_yet(client: Client):
     assert len(frames) == TINY_STEPS + 1 and animation.endswith(".webp")
     with pytest.raises(AppError, match="Super-resolution has no run"):
         client.predict(source="upscale", api_name="/explore_trajectory")
+
+
+def test_attention_endpoint(client: Client):
+    image, word, overlay, maps = client.predict(
+        prompt="a mountain under the sky", steps=TINY_STEPS, seed=3, api_name="/explore_attention"
+    )
+    assert Image.open(image).size == (NATIVE, NATIVE) and Image.open(overlay).size == (NATIVE, NATIVE)
+    assert [item["caption"] for item in maps] == ["a", "mountain", "under (unknown to the model)", "the", "sky"]
+    assert word["value"] == "mountain"  # the word shown first: the first known one of more than three letters
+    assert [choice[0] for choice in word["choices"]] == [item["caption"] for item in maps]
+    with pytest.raises(AppError, match="prompt"):
+        client.predict(prompt=" ", api_name="/explore_attention")
+
+
+def test_strips_endpoint(client: Client):
+    picture, table = client.predict(
+        prompt="sky",
+        seed=5,
+        scales="1, 7",
+        steps=TINY_STEPS,
+        step_counts="1, 2",
+        samplers=["ddim", "euler_a"],
+        api_name="/explore_strips",
+    )
+    assert "Seed 5" in table and "| guidance scale | 1 | 7 |" in table
+    assert "| DDIM (guidance 5) |" in table and "| Euler a (guidance 5) |" in table
+    assert Image.open(picture).width >= 2 * NATIVE
+    with pytest.raises(AppError, match="step counts"):
+        client.predict(prompt="sky", step_counts="2, many", api_name="/explore_strips")

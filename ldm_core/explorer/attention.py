@@ -43,13 +43,13 @@ class AttentionMaps:
         batch = probabilities.shape[0] // heads
         queries, tokens = probabilities.shape[1:]
         index = self.batch_size if batch == 2 * self.batch_size else 0  # the conditional half, first image
-        per_head = probabilities.reshape(batch, heads, queries, tokens)[index]
+        per_query = probabilities.reshape(batch, heads, queries, tokens)[index].float().mean(0)  # (h·w, T)
         scale = math.sqrt(self.height * self.width / queries)
         height = round(self.height / scale)
         width = queries // max(height, 1)
         if height * width != queries:
             return  # a layout this grid cannot be read as (never met in UNet2DConditionModel)
-        maps = per_head.float().mean(0).T.reshape(tokens, 1, height, width)
+        maps = per_query.T.reshape(tokens, 1, height, width)
         maps = F.interpolate(maps, size=(self.height, self.width), mode="bilinear", align_corners=False)[:, 0]
         self.total = maps if self.total is None else self.total + maps
         self.calls += 1
@@ -112,6 +112,7 @@ class Word:
     text: str
     positions: tuple[int, ...]  # token positions in the encoded prompt (after the start token)
     known: bool = True  # False: the tokenizer maps it to its unknown token
+    occurrence: int = 1  # the n-th time this word appears in the prompt
 
 
 def prompt_words(tokenizer: Any, prompt: str) -> list[Word]:
@@ -119,14 +120,15 @@ def prompt_words(tokenizer: Any, prompt: str) -> list[Word]:
     that is a token of its own becomes its own entry. Words past the text encoder's window are left out."""
     limit = tokenizer.model_max_length - 1  # the last position holds the end token
     unknown = getattr(tokenizer, "unk_token_id", None)
-    words, position = [], 1  # position 0 is the start token
+    words, position, seen = [], 1, {}  # position 0 is the start token
     for text in re.findall(r"[\w'-]+|[^\w\s]", prompt):
         ids = tokenizer(text, add_special_tokens=False).input_ids
         if not ids:
             continue
         positions = tuple(p for p in range(position, position + len(ids)) if p < limit)
         if positions:
-            words.append(Word(text, positions, known=ids != [unknown]))
+            seen[text.lower()] = seen.get(text.lower(), 0) + 1
+            words.append(Word(text, positions, known=ids != [unknown], occurrence=seen[text.lower()]))
         position += len(ids)
     return words
 
@@ -134,12 +136,14 @@ def prompt_words(tokenizer: Any, prompt: str) -> list[Word]:
 @dataclass(frozen=True)
 class WordMap:
     word: Word
-    heat: np.ndarray  # (h, w) on the latent grid, summed over the word's tokens
-    overlay: Image.Image  # heat (its own max = full colour) over the image
+    heat: np.ndarray  # (h, w) on the latent grid, summed over the word's tokens: the DAAM map before upsampling
+    overlay: Image.Image  # the DAAM map over the image
 
     @property
     def label(self) -> str:
-        return self.word.text + ("" if self.word.known else " (unknown to the model)")
+        """The word, numbered from its second appearance ("a #2"), marked when the model does not know it."""
+        text = self.word.text + (f" #{self.word.occurrence}" if self.word.occurrence > 1 else "")
+        return text + ("" if self.word.known else " (unknown to the model)")
 
 
 @dataclass
@@ -151,7 +155,7 @@ class AttentionResult:
 
     def word(self, text: str) -> WordMap:
         for item in self.words:
-            if item.word.text.lower() == text.lower():
+            if text.lower() in (item.word.text.lower(), item.label.lower()):
                 return item
         raise InvalidRequestError("word", text, f"must be a word of the prompt: {', '.join(self.labels())}")
 
@@ -173,10 +177,16 @@ def upsample(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(tensor, size=(size[1], size[0]), mode="bicubic", align_corners=False)[0, 0].numpy()
 
 
+def daam_map(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A word's map as DAAM presents it (daam's `expand_image`): upsampled bicubically to `size` (width, height),
+    clamped at 0 and stretched from its minimum to its maximum, so the part every position shares drops out."""
+    big = upsample(heat, size).clip(min=0)
+    return (big - big.min()) / max(float(big.max() - big.min()), 1e-12)
+
+
 def overlay(image: Image.Image, heat: np.ndarray) -> Image.Image:
-    """The image under the heat map, normalised to its own maximum."""
-    big = upsample(heat, image.size).clip(min=0)
-    big = big / max(float(big.max()), 1e-12)
+    """The image under the word's DAAM map."""
+    big = daam_map(heat, image.size)
     base = np.asarray(image.convert("RGB"), dtype=np.float32)
     mixed = base * (1 - OVERLAY_ALPHA) + heat_colours(big) * OVERLAY_ALPHA
     return Image.fromarray(mixed.round().clip(0, 255).astype(np.uint8))
@@ -199,6 +209,7 @@ def attention_maps(
         if not hasattr(unet, "set_attn_processor"):
             raise InvalidRequestError("model", type(unet).__name__, "has no attention processors to record")
         width, height = request.width or loaded.native_size, request.height or loaded.native_size
+        words = prompt_words(loaded.pipe.tokenizer, request.prompt)
         maps = AttentionMaps((height // loaded.vae_factor, width // loaded.vae_factor))
         originals = unet.attn_processors
         recorder = CrossAttentionRecorder(maps)
@@ -209,17 +220,18 @@ def attention_maps(
             result = engine.run(request, progress=progress, cancel=cancel)
         finally:
             unet.set_attn_processor(originals)
-        tokenizer = loaded.pipe.tokenizer
     mean = maps.mean().numpy()
     image = result.images[0]
-    words = []
-    for word in prompt_words(tokenizer, request.prompt):
+    word_maps = []
+    for word in words:
         heat = mean[list(word.positions)].sum(0)
-        words.append(WordMap(word, heat, overlay(image, heat)))
-    return AttentionResult(image, words, result, maps.calls)
+        word_maps.append(WordMap(word, heat, overlay(image, heat)))
+    return AttentionResult(image, word_maps, result, maps.calls)
 
 
-def attention_share(heat: np.ndarray, mask: np.ndarray) -> float:
-    """The fraction of a word's attention (upsampled to the mask's size) that falls inside `mask`."""
-    big = upsample(heat, (mask.shape[1], mask.shape[0])).clip(min=0)
+def attention_share(heat: np.ndarray, mask: np.ndarray, normalised: bool = True) -> float:
+    """The fraction of a word's attention that falls inside `mask`: of its DAAM map (default), or of the raw
+    averaged probabilities (upsampled to the mask's size)."""
+    size = (mask.shape[1], mask.shape[0])
+    big = daam_map(heat, size) if normalised else upsample(heat, size).clip(min=0)
     return float(big[mask].sum() / max(float(big.sum()), 1e-12))

@@ -15,8 +15,8 @@ from .common import SEED_MAX, progress_callback, shows_errors
 
 HELP = (
     "Each map is the softmax(QKᵀ/√d) weight a word's token receives from every latent position, averaged over the "
-    "attention heads, the UNet's cross-attention layers and every denoising step, then upsampled (DAAM). Colours are "
-    "stretched to each word's own maximum."
+    "attention heads, the UNet's cross-attention layers and every denoising step, then upsampled and stretched from "
+    "the word's own minimum to its maximum (DAAM, Tang et al. 2022)."
 )
 
 
@@ -51,7 +51,9 @@ def build(engine: Any) -> None:
             image = gr.Image(label="Generated image", format="png", elem_id="explorer-attn-image", interactive=False)
         with gr.Column(scale=1):
             word = gr.Dropdown([], label="Word", interactive=True, elem_id="explorer-attn-word")
-            overlay = gr.Image(label="Its attention", format="png", elem_id="explorer-attn-overlay", interactive=False)
+            overlay = gr.Image(
+                label="Its attention", format="png", height=300, elem_id="explorer-attn-overlay", interactive=False
+            )
             maps = gr.Gallery(
                 label="Every word",
                 columns=5,

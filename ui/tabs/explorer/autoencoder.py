@@ -30,8 +30,13 @@ def summary_markdown(result: Any) -> str:
         lines.append(
             f"**Edit:** {result.edit_note}; PSNR of the edited decode against the input {result.edited_psnr:.2f} dB"
         )
+    table = ["| channel | min | max | mean | std |", "|---|---|---|---|---|"]
+    table += [
+        f"| {view.index} | {view.low:+.3f} | {view.high:+.3f} | {view.mean:+.3f} | {view.std:.3f} |"
+        for view in result.channels
+    ]
     lines += [f"*{warning}*" for warning in result.warnings]
-    return "\n\n".join(lines)
+    return "\n\n".join(lines) + "\n\n" + "\n".join(table)
 
 
 def build(engine: Any) -> None:

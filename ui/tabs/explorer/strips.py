@@ -15,10 +15,33 @@ from .common import SEED_MAX, shows_errors
 
 
 def table_markdown(strips: Any) -> str:
-    rows = ["| strip | setting | seconds |", "|---|---|---|"]
-    for strip in ([strips.guidance] if strips.guidance else []) + strips.steps:
-        rows += [f"| {strip.title} | {cell.label.split('  ')[0]} | {cell.seconds:.2f} |" for cell in strip.cells]
-    return f"Seed {strips.seed} for every image.\n\n" + "\n".join(rows)
+    """Seconds per image: one table for the guidance strip, one (sampler × step count) for the steps strips."""
+    parts = [f"Seed {strips.seed} for every image; seconds each image took to generate."]
+    if strips.guidance:
+        cells = strips.guidance.cells
+        parts.append(
+            "\n".join(
+                [
+                    "| guidance scale | " + " | ".join(f"{cell.value:g}" for cell in cells) + " |",
+                    "|---|" + "---|" * len(cells),
+                    f"| seconds ({strips.guidance.title.split('(')[1].rstrip(')')}) | "
+                    + " | ".join(f"{cell.seconds:.2f}" for cell in cells)
+                    + " |",
+                ]
+            )
+        )
+    if strips.steps:
+        counts = [cell.value for cell in strips.steps[0].cells]
+        rows = [
+            "| sampler \\ steps | " + " | ".join(f"{int(n)}" for n in counts) + " |",
+            "|---|" + "---|" * len(counts),
+        ]
+        rows += [
+            f"| {strip.title} | " + " | ".join(f"{cell.seconds:.2f}" for cell in strip.cells) + " |"
+            for strip in strips.steps
+        ]
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
 
 
 def build(engine: Any) -> None:

@@ -60,7 +60,11 @@ def build(engine: Any, last_runs: LastRuns) -> None:
             summary = gr.Markdown(elem_id="explorer-traj-summary")
         with gr.Column(scale=1):
             frame = gr.Image(
-                label="current x_t | predicted x̂0", format="png", elem_id="explorer-traj-frame", interactive=False
+                label="current x_t | predicted x̂0",
+                format="png",
+                height=330,
+                elem_id="explorer-traj-frame",
+                interactive=False,
             )
             caption = gr.Markdown(elem_id="explorer-traj-caption")
             slider = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="explorer-traj-slider")
