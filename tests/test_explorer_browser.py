@@ -23,17 +23,17 @@ from test_browser import (  # noqa: F401 (fixtures)
 from ui_fixtures import studio_url, ui_model_root  # noqa: F401 (fixtures)
 
 
-def open_section(page: Page, name: str) -> None:
+def open_section(page: Page, name: str) -> None:  # noqa: F811
     open_tab(page, "Inside the model")
     page.get_by_role("tab", name=name, exact=True).click()
 
 
-def choose(page: Page, dropdown_id: str, option: str) -> None:
+def choose(page: Page, dropdown_id: str, option: str) -> None:  # noqa: F811
     page.locator(f"#{dropdown_id} input").click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_autoencoder_section(page: Page, screenshot_dir: Path):
+def test_autoencoder_section(page: Page, screenshot_dir: Path):  # noqa: F811
     open_section(page, "Autoencoder")
     page.locator("#explorer-ae-image input[type=file]").set_input_files(str(EXAMPLES / "images" / "lake_mountains.png"))
     expect_loaded_image(page, "#explorer-ae-image img")
@@ -48,7 +48,7 @@ def test_autoencoder_section(page: Page, screenshot_dir: Path):
     screenshot(page, screenshot_dir, "explorer_autoencoder")
 
 
-def test_trajectory_section_replays_the_text_to_image_tab(page: Page, screenshot_dir: Path):
+def test_trajectory_section_replays_the_text_to_image_tab(page: Page, screenshot_dir: Path):  # noqa: F811
     open_tab(page, "Text-to-image")
     page.locator("#txt2img-prompt textarea").fill("mountains above a lake under a blue sky")
     page.locator("#txt2img-steps input[type=number]").fill(str(max(STEPS, 4)))
@@ -68,7 +68,7 @@ def test_trajectory_section_replays_the_text_to_image_tab(page: Page, screenshot
     screenshot(page, screenshot_dir, "explorer_trajectory")
 
 
-def test_attention_section(page: Page, screenshot_dir: Path):
+def test_attention_section(page: Page, screenshot_dir: Path):  # noqa: F811
     open_section(page, "Cross-attention")
     page.locator("#explorer-attn-steps input[type=number]").fill(str(max(STEPS, 4)))
     page.locator("#explorer-attn-run").click()
@@ -80,7 +80,7 @@ def test_attention_section(page: Page, screenshot_dir: Path):
     screenshot(page, screenshot_dir, "explorer_attention")
 
 
-def test_strips_section(page: Page, screenshot_dir: Path):
+def test_strips_section(page: Page, screenshot_dir: Path):  # noqa: F811
     open_section(page, "Guidance & steps")
     page.locator("#explorer-strips-scales textarea").fill("1, 3, 5, 7, 9")
     page.locator("#explorer-strips-counts textarea").fill("5, 10, 20" if STEPS > 2 else "1, 2")
