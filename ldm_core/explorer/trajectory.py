@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from ..errors import InvalidRequestError
+from ..registry import task_for
 from ..requests import GenerationRequest, GenerationResult
-from ..tasks import RECIPES
 from .latents import Autoencoder, alphas_cumprod, labelled, noise_level, pixels_to_image, side_by_side
 
 ANIMATION_FORMATS = ("gif", "webp")
@@ -157,11 +157,12 @@ def record_trajectory(
     cancel: threading.Event | None = None,
 ) -> Trajectory:
     """Run `request` on the engine as its tab would, keeping every `every`-th step's x_t and x̂0 (decoded)."""
-    if type(request) not in RECIPES:
+    spec = task_for(request)
+    if spec is None:
         raise InvalidRequestError("request", type(request).__name__, "must be a task request from ldm_core.requests")
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise InvalidRequestError("every", every, "must be a whole number of steps, at least 1")
-    task = RECIPES[type(request)][0]
+    task = spec.name
     notes = []
     with engine.inspecting(task) as loaded:
         autoencoder = Autoencoder.of(loaded)

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ldm_core.limits import Limits
+
 from ...runner import EngineRunner
 from . import attention, autoencoder, strips, trajectory
 from .common import LastRuns
 
+UNAVAILABLE = (
+    "The model explorer installs hooks and attention processors on the models, so it needs the engine in this "
+    "process: it is not available when the engine runs as replicas (`--serve ray`)."
+)
 
-def build(runner: EngineRunner) -> None:
+
+def build(runner: EngineRunner, limits: Limits) -> None:
     """The explorer's sections as sub-tabs; the shared runner is wrapped to remember each session's last runs."""
     engine = runner.engine
+    if not hasattr(engine, "inspecting"):
+        gr.Markdown(UNAVAILABLE, elem_id="explorer-unavailable")
+        return
     last_runs = LastRuns.attach(runner)
     gr.Markdown(
         "The ideas of *High-Resolution Image Synthesis with Latent Diffusion Models* (Rombach et al., 2022), made "
@@ -26,8 +36,8 @@ def build(runner: EngineRunner) -> None:
         with gr.Tab("Autoencoder", id="explorer-autoencoder", elem_id="explorer-autoencoder"):
             autoencoder.build(engine)
         with gr.Tab("Denoising trajectory", id="explorer-trajectory", elem_id="explorer-trajectory"):
-            trajectory.build(engine, last_runs)
+            trajectory.build(engine, last_runs, limits)
         with gr.Tab("Cross-attention", id="explorer-attention", elem_id="explorer-attention"):
-            attention.build(engine)
+            attention.build(engine, limits)
         with gr.Tab("Guidance & steps", id="explorer-strips", elem_id="explorer-strips"):
-            strips.build(engine)
+            strips.build(engine, limits)

@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from ldm_core.explorer.attention import attention_maps
+from ldm_core.limits import Limits
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
 from ..common import ENGINE_QUEUE
@@ -27,7 +28,7 @@ def pick_word(labels: list[str], overlays: list, word: str | None) -> Any:
     return overlays[index]
 
 
-def build(engine: Any) -> None:
+def build(engine: Any, limits: Limits) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             prompt = gr.Textbox(
@@ -40,7 +41,7 @@ def build(engine: Any) -> None:
                 sampler = gr.Dropdown(
                     list(SCHEDULERS), value="dpm++2m", label="Sampler", elem_id="explorer-attn-sampler"
                 )
-                steps = gr.Slider(1, 100, value=15, step=1, label="Steps", elem_id="explorer-attn-steps")
+                steps = gr.Slider(1, limits.max_steps, value=15, step=1, label="Steps", elem_id="explorer-attn-steps")
             with gr.Row():
                 guidance = gr.Slider(1, 20, value=5, step=0.5, label="Guidance scale", elem_id="explorer-attn-guidance")
                 seed = gr.Number(

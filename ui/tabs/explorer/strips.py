@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from ldm_core.explorer.strips import DEFAULT_SCALES, DEFAULT_STEPS, make_strips, parse_values
+from ldm_core.limits import Limits
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
 from ..common import ENGINE_QUEUE
@@ -44,7 +45,7 @@ def table_markdown(strips: Any) -> str:
     return "\n\n".join(parts)
 
 
-def build(engine: Any) -> None:
+def build(engine: Any, limits: Limits) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             prompt = gr.Textbox(
@@ -65,7 +66,12 @@ def build(engine: Any) -> None:
                     elem_id="explorer-strips-sampler",
                 )
                 steps = gr.Slider(
-                    1, 100, value=15, step=1, label="Steps (guidance strip)", elem_id="explorer-strips-steps"
+                    1,
+                    limits.max_steps,
+                    value=15,
+                    step=1,
+                    label="Steps (guidance strip)",
+                    elem_id="explorer-strips-steps",
                 )
             step_counts = gr.Textbox(
                 ", ".join(str(s) for s in DEFAULT_STEPS),

@@ -11,18 +11,16 @@ from typing import Any
 import gradio as gr
 
 from ldm_core.explorer.trajectory import ANIMATION_FORMATS, record_trajectory
+from ldm_core.limits import Limits
+from ldm_core.registry import TASKS
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
 from ...runner import session_of
 from ..common import ENGINE_QUEUE
 from .common import SEED_MAX, LastRuns, progress_callback, shows_errors
 
-SOURCES = {
-    "prompt": "the prompt below (text-to-image)",
-    "text2img": "Text-to-image: its last run",
-    "semantic": "Semantic map: its last run",
-    "inpaint": "Inpainting: its last run",
-    "upscale": "Super-resolution: its last run",
+SOURCES = {"prompt": "the prompt below (text-to-image)"} | {
+    name: f"{spec.tab_label}: its last run" for name, spec in TASKS.items()
 }
 
 
@@ -33,7 +31,7 @@ def frame_view(pictures: list, captions: list[str], index: float) -> tuple:
     return pictures[index], captions[index]
 
 
-def build(engine: Any, last_runs: LastRuns) -> None:
+def build(engine: Any, last_runs: LastRuns, limits: Limits) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Dropdown(
@@ -46,7 +44,7 @@ def build(engine: Any, last_runs: LastRuns) -> None:
             prompt = gr.Textbox("mountains above a lake at sunset", label="Prompt", elem_id="explorer-traj-prompt")
             with gr.Row():
                 sampler = gr.Dropdown(list(SCHEDULERS), value="ddim", label="Sampler", elem_id="explorer-traj-sampler")
-                steps = gr.Slider(1, 100, value=20, step=1, label="Steps", elem_id="explorer-traj-steps")
+                steps = gr.Slider(1, limits.max_steps, value=20, step=1, label="Steps", elem_id="explorer-traj-steps")
                 guidance = gr.Slider(1, 20, value=5, step=0.5, label="Guidance scale", elem_id="explorer-traj-guidance")
             with gr.Row():
                 seed = gr.Number(
