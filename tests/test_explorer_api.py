@@ -103,3 +103,17 @@ def test_strips_endpoint(client: Client):
     assert Image.open(picture).width >= 2 * NATIVE
     with pytest.raises(AppError, match="step counts"):
         client.predict(prompt="sky", step_counts="2, many", api_name="/explore_strips")
+
+
+def test_without_an_in_process_engine_the_tab_says_why():
+    """Engine replicas (`--serve ray`) expose no models to hook: the tab explains, and offers no endpoints."""
+    import gradio as gr
+
+    from ldm_core.limits import Limits
+    from ui.runner import EngineRunner
+    from ui.tabs import explorer
+
+    with gr.Blocks() as demo:
+        explorer.build(EngineRunner(object()), Limits())
+    assert not [fn.api_name for fn in demo.fns.values() if fn.api_name]
+    assert [block.elem_id for block in demo.blocks.values()] == ["explorer-unavailable"]
