@@ -10,6 +10,8 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -107,6 +109,16 @@ class Engine:
                 self._failures.pop(task, None)
                 self._loaded[task] = loaded
             return self._loaded[task]
+
+    @contextmanager
+    def inspecting(self, task: str) -> Iterator[LoadedTask]:
+        """The task's pipeline held exclusively (the engine's lock) and ready on its device, for the model explorer:
+        hooks or attention processors installed inside see only the runs made inside (`run` re-enters the lock)."""
+        with self._lock:
+            loaded = self.load(task)
+            self.memory.activate(loaded.pipe)
+            with torch.inference_mode(), self.runtime.autocast_context():
+                yield loaded
 
     # --- running -------------------------------------------------------------------------------------------------
 
