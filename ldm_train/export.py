@@ -16,19 +16,14 @@ from transformers import AutoTokenizer, CLIPTextModel
 
 from ldm_core.family import FAMILY_FILE, SCHEDULER_FOLDERS, UNET_FOLDERS, save_family
 from ldm_core.models import make_scheduler
+from ldm_core.registry import TASKS
+
+from .unet import STAGES
 
 logger = logging.getLogger(__name__)
 
-STAGES = {
-    "unet": ("unet_text", UNet2DConditionModel),
-    "unet_inpaint": ("unet_inpaint", UNet2DConditionModel),
-    "unet_semantic": ("unet_semantic", UNet2DModel),
-    "unet_upscale": ("unet_upscale", UNet2DModel),
-}
 
-
-TASK_OF_STAGE = {"unet": "text2img", "unet_inpaint": "inpaint", "unet_semantic": "semantic", "unet_upscale": "upscale"}
-RUN_OF_TASK = {task: STAGES[stage][0] for stage, task in TASK_OF_STAGE.items()}  # text2img -> unet_text ...
+RUN_OF_TASK = {task: f"unet_{stage}" for stage, task in STAGES.items()}  # text2img -> unet_text ...
 
 
 def run_sampling(config: dict) -> tuple[DDIMScheduler | None, float]:
@@ -47,7 +42,7 @@ def run_sampling(config: dict) -> tuple[DDIMScheduler | None, float]:
 
 def replace_unet(family: Path, task: str, run: Path) -> None:
     """Put one trained UNet (`run`/unet, its schedule and training record) into an exported family, fp16."""
-    cls = UNet2DConditionModel if task in ("text2img", "inpaint") else UNet2DModel
+    cls = UNet2DConditionModel if TASKS[task].text_conditioned else UNet2DModel
     cls.from_pretrained(run / "unet").half().save_pretrained(family / UNET_FOLDERS[task])
     meta = json.loads((family / FAMILY_FILE).read_text())
     config = _training_record(run)["config"]
@@ -83,14 +78,16 @@ def export_family(runs: Path, out: Path, curves_dir: Path | None = None) -> Path
     tokenizer = AutoTokenizer.from_pretrained(text_run / "tokenizer")
     text_encoder = CLIPTextModel.from_pretrained(text_run / "text_encoder")
     unets, schedulers, rescale = {}, {}, {}
-    for key, (run_name, cls) in STAGES.items():
+    for stage, task in STAGES.items():  # runs/unet_<stage>/unet -> the task's folder in the family
+        spec, run_name = TASKS[task], f"unet_{stage}"
         folder = runs / run_name / "unet"
+        unet_class = UNet2DConditionModel if spec.text_conditioned else UNet2DModel
         if folder.exists():
-            unets[key] = cls.from_pretrained(folder)
+            unets[spec.family_unet] = unet_class.from_pretrained(folder)
             records[run_name] = _training_record(runs / run_name)
-            scheduler, rescale[TASK_OF_STAGE[key]] = run_sampling(records[run_name]["config"])
+            scheduler, rescale[task] = run_sampling(records[run_name]["config"])
             if scheduler is not None:
-                schedulers[TASK_OF_STAGE[key]] = scheduler
+                schedulers[task] = scheduler
         else:
             logger.warning("%s missing: that task will be unavailable", folder)
     root = save_family(

@@ -1,10 +1,10 @@
-"""Training data in latent space: every image is encoded once and the latents are cached (the issue's advice)."""
+"""Training data in latent space: every image is encoded once and the latents are cached."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from PIL import Image
 from ldm_core.models import VAE_FACTOR
 from ldm_core.palette import CLASS_ID, NUM_CLASSES
 from ldm_core.pipelines.semantic_map import label_map_to_condition
+from ldm_core.spaces import to_model_range
 
 from .common import training_device
 from .data.dataset import GENERATOR_VERSION, SceneArrays, load_scenes
@@ -32,10 +33,10 @@ class LatentData:
     images: np.ndarray  # (N, H, W, 3) uint8, the encoded images
     semantic_condition: torch.Tensor | None = None
     low_res: torch.Tensor | None = None  # (N, 3, h, w) in [-1, 1]
-    extra: dict = field(default_factory=dict)
+    scene_labels: dict | None = None  # text tasks: what a caption may name, per scene (see scene_labels)
 
     def pixels(self, idx: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(self.images[idx]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        return to_model_range(self.images[idx], channels_last=True)
 
 
 def vae_fingerprint(vae: AutoencoderKL) -> str:
@@ -50,8 +51,8 @@ def encode_images(vae: AutoencoderKL, images: np.ndarray, batch_size: int = 64) 
     """uint8 (N, H, W, 3) -> posterior means (N, C, H/f, W/f), unscaled, on the CPU (encoded on the VAE's device)."""
     out = []
     for start in range(0, len(images), batch_size):
-        pixels = torch.from_numpy(np.array(images[start : start + batch_size])).to(vae.device).permute(0, 3, 1, 2)
-        out.append(vae.encode(pixels.float() / 127.5 - 1).latent_dist.mean.cpu())
+        pixels = to_model_range(images[start : start + batch_size], channels_last=True)
+        out.append(vae.encode(pixels.to(vae.device)).latent_dist.mean.cpu())
     return torch.cat(out)
 
 
@@ -61,7 +62,7 @@ def downsample(images: np.ndarray, factor: int = VAE_FACTOR) -> torch.Tensor:
         np.asarray(Image.fromarray(im).resize((im.shape[1] // factor, im.shape[0] // factor), Image.BICUBIC))
         for im in images
     ]
-    return torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return to_model_range(np.stack(small), channels_last=True)
 
 
 def _cached_latents(cache_dir: Path, vae: AutoencoderKL, name: str, images: np.ndarray) -> torch.Tensor:
@@ -90,7 +91,7 @@ def load_latent_data(cache_dir: Path, vae: AutoencoderKL, num_scenes: int, task:
         return LatentData(latents=raw, captions=captions, images=images, low_res=downsample(images))
     data = LatentData(latents=raw * vae.config.scaling_factor, captions=captions, images=images)
     if task in ("text", "inpaint"):
-        data.extra["scene_labels"] = scene_labels(scenes)
+        data.scene_labels = scene_labels(scenes)
     if task == "semantic":
         labels = torch.from_numpy(scenes.label_maps.astype(np.int64))
         data.semantic_condition = torch.cat(

@@ -30,6 +30,7 @@ from ldm_core.config import EngineConfig
 from ldm_core.engine import Engine
 from ldm_core.palette import label_map_to_color
 from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
+from ldm_core.spaces import to_model_range
 
 from ..data.dataset import HELDOUT_SEED_OFFSET, SceneArrays, load_scenes
 from ..data.photos import HELDOUT_PHOTOS, load_photo, random_crops
@@ -143,7 +144,7 @@ class Evaluation:
         vae = AutoencoderKL.from_pretrained(self.family / "vae", torch_dtype=torch.float32).eval()
         images = self.heldout.images[:200]
         with torch.no_grad():
-            pixels = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+            pixels = to_model_range(images, channels_last=True)
             recon = torch.cat([vae.decode(vae.encode(p).latent_dist.mean).sample for p in pixels.split(50)])
         recon = ((recon.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
         self.add_mean("autoencoder: PSNR on held-out scenes (dB)", psnr_each(recon, images), ">= 26", 26.0)
