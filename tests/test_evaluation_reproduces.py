@@ -67,10 +67,16 @@ def test_held_out_arrays_cannot_be_changed_in_place(heldout, stale_cache):
     assert np.array_equal(again.images, heldout.images) and not again.images.flags.writeable
 
 
-def test_the_bicubic_baseline_reproduces_the_committed_numbers(heldout, committed):
+def test_the_bicubic_baseline_on_the_first_32_scenes_is_the_one_measured_before(heldout):
+    """Model-independent: the x4 bicubic baseline on the first 32 held-out scenes, 26.593 dB as in the n = 32 table
+    (a run on the first 64 gives 26.255: the same scenes come from the same seeds, whatever the cache held)."""
+    _, bicubic = bicubic_x4(heldout.images)
+    assert psnr_each(bicubic, heldout.images).mean() == pytest.approx(26.593, abs=5e-4)
+
+
+def test_the_bicubic_baseline_reproduces_the_committed_samples(heldout, committed):
     _, bicubic = bicubic_x4(heldout.images)
     values = psnr_each(bicubic, heldout.images)
-    assert values.mean() == pytest.approx(26.593, abs=5e-4)  # the first 32 held-out scenes, model-independent
     assert committed["n"] >= 128
     np.testing.assert_allclose(values, committed["samples"][BICUBIC][:COUNT], atol=1e-6)
     row = next(row for row in committed["rows"] if row["metric"] == BICUBIC)
