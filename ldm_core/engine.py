@@ -16,7 +16,7 @@ import torch
 
 from .assembly import Assembler, LoadedTask
 from .config import EngineConfig
-from .errors import InvalidRequestError, ModelNotAvailableError, OutOfMemoryError, StudioError
+from .errors import CancelledError, InvalidRequestError, ModelNotAvailableError, OutOfMemoryError, StudioError
 from .infotext import format_infotext
 from .loading import Loader
 from .memory import MemoryManager, resolve_runtime
@@ -109,12 +109,15 @@ class Engine:
         request: GenerationRequest,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        owner: str | None = None,
     ) -> GenerationResult:
         """Validate, load (first time), generate, save. Raises a StudioError subclass for anything a user can fix.
 
         Seeds: seed=-1 draws one at random; image i of a batch uses seed + i (the same image it would be alone), and
         `result.seed` is the first. Progress events arrive once per denoising step (with a latent preview) and once at
-        the end; setting `cancel` stops the run before its next step with CancelledError, and nothing is saved.
+        the end; setting `cancel` stops the run before its next step with CancelledError, and nothing is saved (a run
+        cancelled while it waited for the engine never starts). `owner` (a login name) saves into that user's folder
+        under unguessable names (see `outputs.user_dir`).
         """
         if type(request) not in RECIPES:
             raise InvalidRequestError(
@@ -125,6 +128,8 @@ class Engine:
         seed = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED - request.batch_size + 2)
         seeds = [(seed + index) % (MAX_SEED + 1) for index in range(request.batch_size)]
         with self._lock:
+            if cancel is not None and cancel.is_set():  # cancelled while waiting for the lock: costs nothing
+                raise CancelledError("Cancelled by the user before it started; nothing was run or saved.")
             started = time.perf_counter()
             try:
                 loaded = self.load(task)
@@ -146,7 +151,9 @@ class Engine:
             generated_at = time.perf_counter()
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings
-        saved = self._save(task, output, seeds, infotexts, warnings) if self.config.save_outputs else []
+        if cancel is not None and cancel.is_set():  # cancelled during decoding: the user no longer wants it
+            raise CancelledError("Cancelled by the user; nothing was saved.")
+        saved = self._save(task, output, seeds, infotexts, warnings, owner) if self.config.save_outputs else []
         timings = {"load": loaded_at - started, "generate": generated_at - loaded_at}
         timings["save"] = time.perf_counter() - generated_at
         return GenerationResult(
@@ -186,12 +193,20 @@ class Engine:
         prompt = getattr(request, "prompt", "")
         return format_infotext(prompt, getattr(request, "negative_prompt", ""), params)
 
-    def _save(self, task: str, output: TaskOutput, seeds: list[int], infotexts: list[str], warnings: list[str]) -> list:
-        folder = output_folder(self.config.outputs_dir, task)
+    def _save(
+        self,
+        task: str,
+        output: TaskOutput,
+        seeds: list[int],
+        infotexts: list[str],
+        warnings: list[str],
+        owner: str | None = None,
+    ) -> list:
+        folder = output_folder(self.config.outputs_dir, task, user=owner)
         saved = []
         for image, seed, infotext in zip(output.images, seeds, infotexts, strict=True):
             try:
-                saved.append(save_png(image, folder, seed, infotext))
+                saved.append(save_png(image, folder, seed, infotext, private=owner is not None))
             except OSError as error:
                 logger.warning("could not save to %s", folder, exc_info=True)
                 warnings.append(f"could not save the image to {folder} ({error}); it is returned but not saved")

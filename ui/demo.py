@@ -8,12 +8,19 @@ from typing import Any
 
 import gradio as gr
 
+from .cancellation import make_cancellable
+from .http_guard import install_http_guard
 from .inputs import name_input_errors
+from .queue_guard import guard_queue
 from .runner import EngineRunner
 from .send_to import wire_send_to
 from .tabs import inpaint, png_info, semantic, text2img, upscale
+from .tabs.common import ENGINE_QUEUE
 
 logger = logging.getLogger(__name__)
+
+# gradio's upload and preview cache: every 10 minutes, files older than an hour go (all of it at each start)
+DELETE_CACHE = (600, 3600)
 
 TITLE = "Latent Diffusion Studio"
 TASK_LABELS = {
@@ -55,7 +62,7 @@ def status_markdown(engine: Any) -> str:
 def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     """The studio's Blocks over `engine` (anything with `run`, `task_status`, `describe`)."""
     runner = EngineRunner(engine)
-    with gr.Blocks(title=title) as demo:
+    with gr.Blocks(title=title, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, four tasks.")
         status = gr.Markdown("Reading the engine status…", elem_id="status-line")
         with gr.Tabs(elem_id="tabs") as tabs:
@@ -72,4 +79,7 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
         wire_send_to(tabs, text2img_tab, semantic_tab, inpaint_tab, upscale_tab, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
     name_input_errors(demo, getattr(getattr(engine, "config", None), "limits", None))
+    make_cancellable(demo, ENGINE_QUEUE["concurrency_id"])  # any cancel (button, queue, closed tab) stops the engine
+    guard_queue(demo, runner)  # per-user job cap; Cancel never refused; Cancel drops the session's queued jobs
+    install_http_guard(demo)  # login throttling; cancels sent before a job's id was known
     return demo
