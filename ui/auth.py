@@ -6,7 +6,8 @@ passwords a second were measured). `LoginThrottle` keeps, per client address, th
 - the first `free_failures` failures cost nothing (typos);
 - after that, a client must wait `delay_s` seconds after its last failure before trying again (at most one try a second
   by default); a try that comes sooner is refused unseen, with "429 Too Many Requests" and how long to wait;
-- after `lockout_failures` failures the client is locked out for `lockout_s` seconds;
+- after `lockout_failures` failures, or `lockout_attempts` tries in all (refused ones included: a client that keeps
+  hammering), the client is locked out for `lockout_s` seconds;
 - a success clears the client's record. Other clients are never affected: the right password works from elsewhere.
 
 Each refusal is logged (the address and the count, never the password tried). The client address is the peer's, or,
@@ -29,6 +30,7 @@ LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 @dataclass
 class _Record:
     failures: int = 0
+    refused: int = 0
     last_failure: float = 0.0
     locked_until: float = 0.0
 
@@ -38,6 +40,7 @@ class LoginThrottle:
     free_failures: int = 5
     delay_s: float = 1.0
     lockout_failures: int = 20
+    lockout_attempts: int = 50
     lockout_s: float = 300.0
     clock: Callable[[], float] = time.monotonic
     _records: dict[str, _Record] = field(default_factory=dict)
@@ -55,9 +58,23 @@ class LoginThrottle:
                 wait = record.locked_until - now
                 return f"Too many failed logins from your address: locked for {wait:.0f} more seconds."
             if record.failures >= self.free_failures and now - record.last_failure < self.delay_s:
+                record.refused += 1
+                if record.failures + record.refused >= self.lockout_attempts:
+                    self._lock_out(client, record, now)
+                    return f"Too many failed logins from your address: locked for {self.lockout_s:.0f} seconds."
                 wait = self.delay_s - (now - record.last_failure)
                 return f"Too many failed logins: wait {wait:.1f} seconds before trying again."
         return None
+
+    def _lock_out(self, client: str, record: _Record, now: float) -> None:
+        record.locked_until = now + self.lockout_s
+        logger.warning(
+            "login: %d failed and %d refused attempts from %s; locked out for %.0f s",
+            record.failures,
+            record.refused,
+            client,
+            self.lockout_s,
+        )
 
     def failed(self, client: str) -> None:
         now = self.clock()
@@ -68,10 +85,7 @@ class LoginThrottle:
             record.failures += 1
             record.last_failure = now
             if record.failures >= self.lockout_failures:
-                record.locked_until = now + self.lockout_s
-                logger.warning(
-                    "login: %d failed attempts from %s; locked out for %.0f s", record.failures, client, self.lockout_s
-                )
+                self._lock_out(client, record, now)
             elif record.failures >= self.free_failures:
                 logger.warning("login: %d failed attempts from %s; slowed down", record.failures, client)
             self._records[client] = record

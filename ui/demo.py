@@ -81,5 +81,7 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     name_input_errors(demo, getattr(getattr(engine, "config", None), "limits", None))
     make_cancellable(demo, ENGINE_QUEUE["concurrency_id"])  # any cancel (button, queue, closed tab) stops the engine
     guard_queue(demo, runner)  # per-user job cap; Cancel never refused; Cancel drops the session's queued jobs
-    install_http_guard(demo)  # login throttling; cancels sent before a job's id was known
+    config = getattr(engine, "config", None)
+    outputs = config.outputs_dir if getattr(config, "save_outputs", False) else None
+    install_http_guard(demo, outputs_dir=outputs)  # login throttling; outputs to their owner; early cancels
     return demo

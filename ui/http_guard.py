@@ -2,6 +2,8 @@
 
 - `POST /login`: refused with 429 while the client is slowed down or locked out (`ui.auth.LoginThrottle`); the
   answer (200 or 400) is recorded as a success or a failure.
+- `GET /studio/outputs/<path>`: a saved output, to its owner only (403 for anyone else; see `ldm_core.outputs`);
+  without logins, any saved output (the single-user layout).
 - `POST /gradio_api/cancel` without an `event_id`: gradio_client sends this when a job is cancelled before the
   server's answer to its submission arrived, and gradio refused it (422), so the job ran anyway and was saved. The
   guard cancels the session's running job of that endpoint, drops its queued ones, or, when the job has not reached
@@ -14,10 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
+from starlette.responses import FileResponse
+
+from ldm_core.outputs import owner_of, user_folder_name
 
 from .auth import LoginThrottle, client_address
 
@@ -53,11 +59,30 @@ async def _json(send: Any, status: int, content: dict) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+OUTPUTS_ROUTE = "/studio/outputs/"
+
+
+def current_user(app: Any, scope: dict) -> str | None:
+    """The logged-in user of a request, from gradio's login cookie (None when not logged in)."""
+    cookies: dict[str, str] = {}
+    for name, value in scope.get("headers") or []:
+        if name.lower() == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, val = part.strip().partition("=")
+                cookies[key] = val
+    cookie_id = getattr(app, "cookie_id", "")
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    return getattr(app, "tokens", {}).get(token) if token else None
+
+
 class StudioGuardMiddleware:
-    def __init__(self, app: Any, throttle: LoginThrottle):
-        self.app, self.throttle = app, throttle
+    def __init__(self, app: Any, throttle: LoginThrottle, outputs_dir: Path | None = None):
+        self.app, self.throttle, self.outputs_dir = app, throttle, outputs_dir
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
+            if scope.get("path", "").startswith(OUTPUTS_ROUTE):
+                return await self._output(scope, receive, send)
         if scope["type"] == "http" and scope.get("method") == "POST":
             path = scope.get("path", "").rstrip("/")
             if path.endswith("/login"):
@@ -70,7 +95,7 @@ class StudioGuardMiddleware:
         client = client_address(scope)
         refusal = self.throttle.check(client)
         if refusal is not None:
-            logger.info("login refused for %s: %s", client, refusal)
+            logger.debug("login refused for %s: %s", client, refusal)
             return await _json(send, 429, {"detail": refusal})
         status: list[int] = []
 
@@ -84,6 +109,26 @@ class StudioGuardMiddleware:
             self.throttle.succeeded(client)
         elif status and status[0] in (400, 401, 403):
             self.throttle.failed(client)
+
+    async def _output(self, scope: dict, receive: Any, send: Any) -> None:
+        """A saved PNG, to its owner only: 401 without a login, 403 for another user's file, 404 when absent."""
+        app = scope.get("app")
+        logins = getattr(app, "auth", None) is not None
+        if self.outputs_dir is None:
+            return await _json(send, 404, {"detail": "This studio does not save outputs."})
+        user = current_user(app, scope) if logins else None
+        if logins and user is None:
+            return await _json(send, 401, {"detail": "Log in first."})
+        root = Path(self.outputs_dir).resolve()
+        path = (root / scope["path"][len(OUTPUTS_ROUTE) :]).resolve()
+        if path.suffix.lower() != ".png" or not path.is_relative_to(root):
+            return await _json(send, 403, {"detail": "Only saved outputs can be fetched here."})
+        if logins and owner_of(root, path) != user_folder_name(user):
+            logger.info("refused an output of another user to %s", user)
+            return await _json(send, 403, {"detail": "That output belongs to another user."})
+        if not path.is_file():
+            return await _json(send, 404, {"detail": "No such output."})
+        await FileResponse(path, media_type="image/png")(scope, receive, send)
 
     async def _cancel(self, scope: dict, receive: Any, send: Any) -> None:
         body = await _read_body(receive)
@@ -104,7 +149,9 @@ class StudioGuardMiddleware:
         await self.app(scope, _replay(body), send)
 
 
-def install_http_guard(blocks: gr.Blocks, throttle: LoginThrottle | None = None) -> LoginThrottle:
+def install_http_guard(
+    blocks: gr.Blocks, throttle: LoginThrottle | None = None, outputs_dir: Path | None = None
+) -> LoginThrottle:
     """Every later `blocks.launch(...)` serves through `StudioGuardMiddleware`; returns the throttle it uses."""
     throttle = throttle or LoginThrottle()
     original = blocks.launch
@@ -113,7 +160,7 @@ def install_http_guard(blocks: gr.Blocks, throttle: LoginThrottle | None = None)
         app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
         app_kwargs["middleware"] = [
             *(app_kwargs.get("middleware") or []),
-            Middleware(StudioGuardMiddleware, throttle=throttle),
+            Middleware(StudioGuardMiddleware, throttle=throttle, outputs_dir=outputs_dir),
         ]
         return original(*args, app_kwargs=app_kwargs, **kwargs)
 
