@@ -29,6 +29,8 @@ LIMIT_FLAGS = {  # Limits field -> help; each is a --max-... flag whose default 
     "max_size": "text-to-image width and height",
     "max_image_side": "input image side (inpainting, semantic maps); Pillow refuses files past twice its square",
     "max_upscale_side": "super-resolution input side",
+    "max_request_seconds": "seconds one request may hold the device, estimated from its pixels x steps x batch and "
+    "measured on this device; bigger requests are refused saying what fits",
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from .assembly import Assembler, LoadedTask
+from .budget import Work, WorkBudget
 from .config import EngineConfig
 from .errors import CancelledError, InvalidRequestError, ModelNotAvailableError, OutOfMemoryError, StudioError
 from .infotext import format_infotext
@@ -26,7 +27,7 @@ from .progress import ProgressCallback
 from .requests import GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
 from .tasks import RECIPES
-from .tasks.common import RunContext, TaskOutput
+from .tasks.common import RunContext, TaskOutput, fit_size
 from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, check_request
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Engine:
         self._loaded: dict[str, LoadedTask] = {}
         self._failures: dict[str, str] = {}
         self._lock = threading.RLock()
+        self.budget = WorkBudget(float(self.config.limits.max_request_seconds), str(self.runtime.device))
 
     # --- status --------------------------------------------------------------------------------------------------
 
@@ -133,6 +135,8 @@ class Engine:
             started = time.perf_counter()
             try:
                 loaded = self.load(task)
+                work = request_work(task, request, inputs, loaded)
+                self.budget.check(work)  # refused before any step, saying what would fit
                 loaded_at = time.perf_counter()
                 output = self._generate(loaded, recipe, request, inputs, RunContext(loaded, seeds, progress, cancel))
             except StudioError:
@@ -149,6 +153,7 @@ class Engine:
                     "with --offload model (or --offload sequential: slowest, least memory)."
                 ) from error
             generated_at = time.perf_counter()
+            self.budget.record(work, generated_at - loaded_at)  # the estimate follows this device
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings
         if cancel is not None and cancel.is_set():  # cancelled during decoding: the user no longer wants it
@@ -220,3 +225,22 @@ def _size_of(request: GenerationRequest) -> str:
         return f"{width}x{height}"
     image = getattr(request, "image", None) or getattr(request, "color_map", None)
     return f"{image.width}x{image.height}" if image is not None else "the model's native size"
+
+
+def request_work(task: str, request: GenerationRequest, inputs: CheckedInputs, loaded: LoadedTask) -> Work:
+    """The denoiser's work for a checked request: megapixels per image at the model's working size, steps run."""
+    steps = float(request.num_inference_steps)
+    native = loaded.native_size
+    if task == "text2img":
+        size = (getattr(request, "width", None) or native, getattr(request, "height", None) or native)
+    elif task == "semantic" and inputs.label_map is not None:
+        height, width = inputs.label_map.shape
+        size = fit_size(width, height, native, loaded.size_multiple)
+    elif inputs.image is not None:
+        size = inputs.image.size
+        steps *= max(float(getattr(request, "strength", 1.0)), 1.0 / max(steps, 1.0))
+        if task == "upscale":
+            size = (size[0] * 4, size[1] * 4)
+    else:
+        size = (native, native)
+    return Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)
