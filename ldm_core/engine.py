@@ -10,6 +10,8 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -21,14 +23,14 @@ from .errors import CancelledError, InvalidRequestError, ModelNotAvailableError,
 from .infotext import format_infotext
 from .loading import Loader
 from .memory import MemoryManager, resolve_runtime
-from .outputs import output_folder, save_png
-from .presets import TASKS, resolve_preset
+from .outputs import save_images
+from .presets import resolve_preset
 from .progress import ProgressCallback
+from .registry import TASKS, task_for
 from .requests import GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
-from .tasks import RECIPES
 from .tasks.common import RunContext, TaskOutput, fit_size
-from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, check_request
+from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, batch_seeds, check_request
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,12 @@ class Engine:
                 status[task] = self._assembler.status(task)
         return status
 
+    def native_size(self, task: str) -> int | None:
+        """The task's native output size in pixels (its loaded model's, else from a cheap file read), or None."""
+        if task in self._loaded:
+            return self._loaded[task].native_size
+        return self._assembler.native_size(task)
+
     def describe(self) -> dict[str, Any]:
         return {
             "preset": self.preset.name,
@@ -104,6 +112,16 @@ class Engine:
                 self._loaded[task] = loaded
             return self._loaded[task]
 
+    @contextmanager
+    def inspecting(self, task: str) -> Iterator[LoadedTask]:
+        """The task's pipeline held exclusively (the engine's lock) and ready on its device, for the model explorer:
+        hooks or attention processors installed inside see only the runs made inside (`run` re-enters the lock)."""
+        with self._lock:
+            loaded = self.load(task)
+            self.memory.activate(loaded.pipe)
+            with torch.inference_mode(), self.runtime.autocast_context():
+                yield loaded
+
     # --- running -------------------------------------------------------------------------------------------------
 
     def run(
@@ -121,14 +139,12 @@ class Engine:
         cancelled while it waited for the engine never starts). `owner` (a login name) saves into that user's folder
         under unguessable names (see `outputs.user_dir`).
         """
-        if type(request) not in RECIPES:
-            raise InvalidRequestError(
-                "request", type(request).__name__, "must be a task request from ldm_core.requests"
-            )
-        task, recipe = RECIPES[type(request)]
-        inputs = check_request(request, self.config.limits)
+        inputs = check_request(request, self.config.limits)  # also refuses a request of no registered task
+        spec = task_for(request)
+        assert spec is not None
+        task, recipe = spec.name, spec.run
         seed = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED - request.batch_size + 2)
-        seeds = [(seed + index) % (MAX_SEED + 1) for index in range(request.batch_size)]
+        seeds = batch_seeds(seed, request.batch_size)
         with self._lock:
             if cancel is not None and cancel.is_set():  # cancelled while waiting for the lock: costs nothing
                 raise CancelledError("Cancelled by the user before it started; nothing was run or saved.")
@@ -158,7 +174,12 @@ class Engine:
         warnings = inputs.warnings + output.warnings
         if cancel is not None and cancel.is_set():  # cancelled during decoding: the user no longer wants it
             raise CancelledError("Cancelled by the user; nothing was saved.")
-        saved = self._save(task, output, seeds, infotexts, warnings, owner) if self.config.save_outputs else []
+        saved: list = []
+        if self.config.save_outputs:
+            saved, save_warnings = save_images(
+                self.config.outputs_dir, task, output.images, seeds, infotexts, user=owner
+            )
+            warnings += save_warnings
         timings = {"load": loaded_at - started, "generate": generated_at - loaded_at}
         timings["save"] = time.perf_counter() - generated_at
         return GenerationResult(
@@ -197,26 +218,6 @@ class Engine:
         }
         prompt = getattr(request, "prompt", "")
         return format_infotext(prompt, getattr(request, "negative_prompt", ""), params)
-
-    def _save(
-        self,
-        task: str,
-        output: TaskOutput,
-        seeds: list[int],
-        infotexts: list[str],
-        warnings: list[str],
-        owner: str | None = None,
-    ) -> list:
-        folder = output_folder(self.config.outputs_dir, task, user=owner)
-        saved = []
-        for image, seed, infotext in zip(output.images, seeds, infotexts, strict=True):
-            try:
-                saved.append(save_png(image, folder, seed, infotext, private=owner is not None))
-            except OSError as error:
-                logger.warning("could not save to %s", folder, exc_info=True)
-                warnings.append(f"could not save the image to {folder} ({error}); it is returned but not saved")
-                break
-        return saved
 
 
 def _size_of(request: GenerationRequest) -> str:

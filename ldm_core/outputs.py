@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -27,6 +28,7 @@ from PIL import Image, PngImagePlugin
 
 from .infotext import PNG_KEY
 
+logger = logging.getLogger(__name__)
 USERS_FOLDER = "users"
 _NUMBERED = re.compile(r"^(\d{5,})-")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -83,6 +85,29 @@ def owner_of(outputs_dir: Path, path: Path) -> str | None:
         return None
     parts = relative.parts
     return parts[1] if len(parts) > 2 and parts[0] == USERS_FOLDER else None
+
+
+def save_images(
+    outputs_dir: Path,
+    task: str,
+    images: list[Image.Image],
+    seeds: list[int],
+    infotexts: list[str],
+    user: str | None = None,
+) -> tuple[list[Path], list[str]]:
+    """Save a result's images in `user`'s task/date folder: (paths, warnings); stops at the first failure.
+
+    With a `user`, names carry a random part (see `save_png(private=True)`).
+    """
+    folder = output_folder(outputs_dir, task, user=user)
+    saved: list[Path] = []
+    for image, seed, infotext in zip(images, seeds, infotexts, strict=True):
+        try:
+            saved.append(save_png(image, folder, seed, infotext, private=user is not None))
+        except OSError as error:
+            logger.warning("could not save to %s", folder, exc_info=True)
+            return saved, [f"could not save the image to {folder} ({error}); it is returned but not saved"]
+    return saved, []
 
 
 def save_png(image: Image.Image, folder: Path, seed: int, infotext: str, private: bool = False) -> Path:

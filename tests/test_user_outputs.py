@@ -20,9 +20,10 @@ LOGINS = {"ana": "ana-pass", "bo": "bo-pass"}
 
 
 @pytest.fixture(scope="module")
-def studio(engine) -> Iterator[tuple[str, Path]]:
+def studio(make_engine, family_root) -> Iterator[tuple[str, Path]]:
     from ui import build_demo
 
+    engine = make_engine(model_root=family_root)  # its own outputs folder
     demo = build_demo(engine)
     demo.queue()
     _, url, _ = demo.launch(

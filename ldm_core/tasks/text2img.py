@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from ..pipelines.stable_diffusion import StableDiffusionPipeline
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, prompt_warnings
+from .common import FamilyParts, RunContext, TaskOutput, prompt_warnings
+
+
+def family_pipeline(parts: FamilyParts) -> StableDiffusionPipeline:
+    return StableDiffusionPipeline(**parts.text_pipeline())
 
 
 def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
