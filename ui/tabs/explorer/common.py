@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from ...runner import GENERIC_ERROR, EngineRunner
 
 logger = logging.getLogger(__name__)
 SEED_MAX = 2**32 - 1
+REMEMBERED_RUNS = 128  # (session, task) pairs kept, the least recently finished dropped first (requests hold images)
 
 
 def shows_errors(handler: Callable) -> Callable:
@@ -55,8 +57,9 @@ class LastRuns:
     """Each browser session's last finished request per task, with the seed it used (replaying it gives the same
     image). Filled by wrapping the runner's `stream` once, on the instance: every tab's run goes through it."""
 
-    def __init__(self) -> None:
-        self._runs: dict[tuple[str, str], GenerationRequest] = {}
+    def __init__(self, capacity: int = REMEMBERED_RUNS) -> None:
+        self._runs: OrderedDict[tuple[str, str], GenerationRequest] = OrderedDict()
+        self._capacity = capacity
         self._lock = threading.Lock()
 
     @classmethod
@@ -80,6 +83,9 @@ class LastRuns:
     def remember(self, session: str, task: str, request: GenerationRequest, seed: int) -> None:
         with self._lock:
             self._runs[(session, task)] = dataclasses.replace(request, seed=seed, batch_size=1)
+            self._runs.move_to_end((session, task))
+            while len(self._runs) > self._capacity:
+                self._runs.popitem(last=False)
 
     def last(self, session: str, task: str) -> GenerationRequest | None:
         with self._lock:
