@@ -41,7 +41,12 @@ def build(engine: Any, last_runs: LastRuns, limits: Limits) -> None:
                 info="a tab's last run is replayed with the seed it used: the same image comes out",
                 elem_id="explorer-traj-source",
             )
-            prompt = gr.Textbox("mountains above a lake at sunset", label="Prompt", elem_id="explorer-traj-prompt")
+            prompt = gr.Textbox(
+                "mountains above a lake at sunset",
+                label="Prompt",
+                info="this and the settings below are used for 'the prompt below'; a tab's run keeps its own",
+                elem_id="explorer-traj-prompt",
+            )
             with gr.Row():
                 sampler = gr.Dropdown(list(SCHEDULERS), value="ddim", label="Sampler", elem_id="explorer-traj-sampler")
                 steps = gr.Slider(1, limits.max_steps, value=20, step=1, label="Steps", elem_id="explorer-traj-steps")
