@@ -9,6 +9,7 @@ scores well above 1 (bar: >= 1.5); a word that looks everywhere scores 1.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,10 @@ from .segmenter import SceneSegmenter, segment
 logger = logging.getLogger(__name__)
 
 PROMPTS = (
+    "a landscape with mountains, trees and a lake under a blue sky",  # all four classes the bar names
     "rocky mountains above a calm lake on a clear day",
-    "a lake under a blue sky",
     "pine trees by a river at sunset",
-    "a landscape with mountains and trees under a blue sky",
+    "a lake under a blue sky",
 )
 WATER = ("water", "sea", "river")  # the evaluator tells lake, sea and river apart; a water word may mean any
 WORD_CLASSES: dict[str, tuple[str, ...]] = {
@@ -69,9 +70,11 @@ class WordScore:
         return float(np.mean(self.attention) / np.mean(self.pixels)) if self.pixels else float("nan")
 
 
-def score_prompts(engine: Any, segmenter: SceneSegmenter, seeds: int, steps: int) -> list[WordScore]:
+def score_prompts(
+    engine: Any, segmenter: SceneSegmenter, seeds: int, steps: int, prompts: Sequence[str] = PROMPTS
+) -> list[WordScore]:
     scores: list[WordScore] = []
-    for prompt in PROMPTS:
+    for prompt in prompts:
         own = {}
         for seed in range(seeds):
             request = TextToImageRequest(prompt=prompt, seed=seed, num_inference_steps=steps)
@@ -91,10 +94,12 @@ def score_prompts(engine: Any, segmenter: SceneSegmenter, seeds: int, steps: int
     return scores
 
 
-def attention_table(engine: Any, evaluator: Path, seeds: int = 16, steps: int = 15) -> str:
+def attention_table(
+    engine: Any, evaluator: Path, seeds: int = 16, steps: int = 15, prompts: Sequence[str] = PROMPTS
+) -> str:
     """A markdown table: per prompt and class word, attention share on the class, pixel share, their ratio."""
     segmenter = SceneSegmenter.load(evaluator)
-    scores = score_prompts(engine, segmenter, seeds, steps)
+    scores = score_prompts(engine, segmenter, seeds, steps, prompts)
     lines = [
         f"{seeds} seeds per prompt, {steps} steps, the default sampler and guidance; images where the evaluator finds "
         f"the class on at least {PRESENT_FRACTION:.0%} of the pixels. Bar: ratio >= {BAR}.",
