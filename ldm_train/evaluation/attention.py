@@ -79,7 +79,7 @@ def score_prompts(
         for seed in range(seeds):
             request = TextToImageRequest(prompt=prompt, seed=seed, num_inference_steps=steps)
             maps = attention_maps(engine, request)
-            labels, _, _ = segment(segmenter, np.asarray(maps.image.convert("RGB"))[None])
+            labels, _, _ = segment(segmenter, np.array(maps.image.convert("RGB"))[None])
             for item in maps.words:
                 classes = WORD_CLASSES.get(item.word.text.lower())
                 if classes is None:
