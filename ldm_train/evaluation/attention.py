@@ -1,7 +1,8 @@
 """Is the explorer's cross-attention real? For prompts that name classes the built-in model draws, 16 seeds each: the
 share of each class word's attention (DAAM map, ldm_core.explorer.attention) that falls on the pixels the evaluator
 segments as that class, against that class's share of the image. A word that attends where its thing is drawn
-scores well above 1 (bar: >= 1.5); a word that looks everywhere scores 1.
+scores well above 1 (bar: >= 1.5); a word that looks everywhere scores 1. The control column measures the same
+maps turned upside down: a measurement that follows the map's position moves with it.
 
     python -m ldm_train.evaluation.explorer attention --out docs/evaluation/attention.md
 """
@@ -63,11 +64,16 @@ class WordScore:
     word: str
     classes: tuple[str, ...]
     attention: list[float] = field(default_factory=list)  # per image where the class is drawn
+    flipped: list[float] = field(default_factory=list)  # the same map upside down: a control for the measurement
     pixels: list[float] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
         return float(np.mean(self.attention) / np.mean(self.pixels)) if self.pixels else float("nan")
+
+    @property
+    def flipped_ratio(self) -> float:
+        return float(np.mean(self.flipped) / np.mean(self.pixels)) if self.pixels else float("nan")
 
 
 def score_prompts(
@@ -88,6 +94,7 @@ def score_prompts(
                 mask = np.isin(labels[0], [CLASS_ID[name] for name in classes])
                 if mask.mean() >= PRESENT_FRACTION:
                     score.attention.append(attention_share(item.heat, mask))
+                    score.flipped.append(attention_share(item.heat[::-1], mask))
                     score.pixels.append(float(mask.mean()))
         scores.extend(own.values())
         logger.info("%s: %s", prompt, ", ".join(f"{s.word} {s.ratio:.2f}" for s in own.values()))
@@ -105,15 +112,16 @@ def attention_table(
         f"the class on at least {PRESENT_FRACTION:.0%} of the pixels. Bar: ratio >= {BAR}.",
         "",
         "| prompt | word | evaluator classes | images with the class | attention on the class | class share of "
-        "the image | ratio | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "the image | ratio | ratio, map upside down (control) | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for score in scores:
         if score.pixels:
             cells = [f"{np.mean(score.attention):.3f}", f"{np.mean(score.pixels):.3f}", f"{score.ratio:.2f}"]
+            cells.append(f"{score.flipped_ratio:.2f}")
             verdict = "met" if score.ratio >= BAR else "NOT met"
         else:
-            cells, verdict = ["-", "-", "-"], "class never drawn"
+            cells, verdict = ["-", "-", "-", "-"], "class never drawn"
         lines.append(
             f"| {score.prompt} | {score.word} | {', '.join(score.classes)} | {len(score.pixels)}/{seeds} | "
             + " | ".join(cells)
