@@ -17,7 +17,7 @@ from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
 from ...runner import session_of
 from ..common import ENGINE_QUEUE
-from .common import SEED_MAX, LastRuns, progress_callback, shows_errors
+from .common import SEED_MAX, LastRuns, progress_callback, run_options, shows_errors
 
 SOURCES = {"prompt": "the prompt below (text-to-image)"} | {
     name: f"{spec.tab_label}: its last run" for name, spec in TASKS.items()
@@ -115,7 +115,10 @@ def build(engine: Any, last_runs: LastRuns, limits: Limits) -> None:
             raise gr.Error(
                 f"Run to record: must be one of {', '.join(SOURCES)} (got {source!r})", print_exception=False
             )
-        trajectory = record_trajectory(engine, generation, int(every), progress_callback(progress, "Recording"))
+        options = run_options(request)
+        trajectory = record_trajectory(
+            engine, generation, int(every), progress_callback(progress, "Recording"), **options
+        )
         shown = [item.picture() for item in trajectory.frames]
         texts = [item.caption for item in trajectory.frames]
         folder = Path(tempfile.mkdtemp(prefix="trajectory-"))
