@@ -21,11 +21,11 @@ from .infotext import format_infotext
 from .loading import Loader
 from .memory import MemoryManager, resolve_runtime
 from .outputs import save_images
-from .presets import TASKS, resolve_preset
+from .presets import resolve_preset
 from .progress import ProgressCallback
+from .registry import TASKS, task_for
 from .requests import GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
-from .tasks import RECIPES
 from .tasks.common import RunContext, TaskOutput
 from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, batch_seeds, check_request
 
@@ -116,12 +116,10 @@ class Engine:
         `result.seed` is the first. Progress events arrive once per denoising step (with a latent preview) and once at
         the end; setting `cancel` stops the run before its next step with CancelledError, and nothing is saved.
         """
-        if type(request) not in RECIPES:
-            raise InvalidRequestError(
-                "request", type(request).__name__, "must be a task request from ldm_core.requests"
-            )
-        task, recipe = RECIPES[type(request)]
-        inputs = check_request(request, self.config.limits)
+        inputs = check_request(request, self.config.limits)  # also refuses a request of no registered task
+        spec = task_for(request)
+        assert spec is not None
+        task, recipe = spec.name, spec.run
         seed = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED - request.batch_size + 2)
         seeds = batch_seeds(seed, request.batch_size)
         with self._lock:

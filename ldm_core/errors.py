@@ -33,7 +33,3 @@ class OutOfMemoryError(StudioError):
 
 class CancelledError(StudioError):
     """The user cancelled the run; nothing was saved."""
-
-
-class BusyError(StudioError):
-    """The queue is full; try again shortly."""
