@@ -99,6 +99,8 @@ class RemoteEngine:
                     ) from died
                 notes.append("An engine replica stopped while running this job; it was run again on another one.")
         self._task_status, self._description = finished.task_status, finished.description
+        if cancel.is_set():  # cancelled while the images came back: the user no longer wants them
+            raise CancelledError(CANCELLED)
         result = finished.result
         saved, warnings = [], list(result.warnings) + notes
         if self.config.save_outputs:

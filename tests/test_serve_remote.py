@@ -142,3 +142,11 @@ def test_cancel_cancels_the_ray_request(tmp_path: Path):
     with pytest.raises(CancelledError, match="Cancelled by the user"):
         engine_over(handle, tmp_path).run(REQUEST, cancel=cancel)
     assert handle.streams[0].cancelled.is_set() and not list(tmp_path.rglob("*.png"))
+
+
+def test_a_cancel_while_the_images_come_back_saves_nothing(tmp_path: Path):
+    cancel = threading.Event()
+    engine = engine_over(Handle([STARTED, ProgressEvent(2, 2), finished()]), tmp_path)
+    with pytest.raises(CancelledError):
+        engine.run(REQUEST, progress=lambda event: cancel.set(), cancel=cancel)
+    assert not list(tmp_path.rglob("*.png"))
