@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2], help="replica counts to try (1 2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per file the clients fetch
     rows = run(args.replicas, args.requests)
     print(f"\n{args.requests} requests at once over the four tabs (UI defaults), after one warm-up per tab:\n")
     print(table(rows))
