@@ -225,12 +225,26 @@ def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
     }
 
 
-def launch(demo: gr.Blocks, args: argparse.Namespace) -> None:
+def engine_summary(description: dict[str, Any]) -> str:
+    """The terminal's second line after the URL: "  preset builtin · device cpu (float32) · memory none"."""
+    dtype = description.get("dtype") or "?"
+    if description.get("autocast"):
+        dtype += f" + {description['autocast']} autocast"
+    line = (
+        f"  preset {description.get('preset')} · device {description.get('device')} ({dtype}) · "
+        f"memory {description.get('memory_mode')}"
+    )
+    return "\n".join([line, *(f"  note: {notice}" for notice in description.get("notices") or [])])
+
+
+def launch(demo: gr.Blocks, args: argparse.Namespace, summary: str = "") -> None:
     """Serve; when --share cannot open its tunnel, say so plainly and keep serving locally."""
     access = resolve_access(args)
     replicas = (args.replicas or 1) if args.serve == "ray" else 1
     demo.queue(default_concurrency_limit=args.concurrency or replicas, max_size=args.max_queue)
     _, local_url, share_url = demo.launch(**launch_options(args, access))
+    if summary:
+        print(summary, flush=True)
     if access.generated:
         print_credentials(access.generated)
     if args.share and not share_url:
@@ -251,6 +265,8 @@ if __name__ == "__main__":
         level=logging.DEBUG if arguments.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not arguments.verbose:  # gradio's own HTTP checks at start-up, one INFO line per request
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         remote = serve_options(arguments)  # --serve ray: engine replicas on Ray Serve (imported only then)
         if remote is None:
@@ -263,6 +279,6 @@ if __name__ == "__main__":
         raise SystemExit(f"Cannot start: {error}") from None
     try:
         demo = build_demo(engine)
-        launch(demo, arguments)
+        launch(demo, arguments, engine_summary(engine.describe()))
     finally:
         getattr(engine, "close", lambda: None)()  # replicas stop with the app

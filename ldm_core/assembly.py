@@ -20,9 +20,6 @@ from diffusers import (
     DDIMScheduler,
     DiffusionPipeline,
     LDMTextToImagePipeline,
-    StableDiffusionControlNetPipeline,
-    StableDiffusionInpaintPipeline,
-    StableDiffusionPipeline,
     UNet2DConditionModel,
     UNet2DModel,
 )
@@ -31,6 +28,11 @@ from transformers import AutoTokenizer, CLIPTextModel
 from .errors import ModelNotAvailableError
 from .family import FAMILY_FILE, UNET_FOLDERS
 from .loading import Loader, is_single_file, missing_files, model_name
+from .pipelines.stable_diffusion import (
+    StableDiffusionControlNetPipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+)
 from .pipelines.super_resolution import OffloadableSuperResolutionPipeline
 from .presets import ResolvedPreset, TaskSource
 from .registry import TASKS
@@ -111,6 +113,15 @@ class Assembler:
             if reason:
                 return reason
         return None
+
+    def native_size(self, task: str) -> int | None:
+        """The output size (pixels) the task's model was trained at, when a file says so without loading weights:
+        the built-in family's family.json (not for the x4 task, whose size is its input's)."""
+        spec = self.preset.tasks.get(task)
+        if spec is None or spec.kind != "family" or task == "upscale":
+            return None
+        size = _read_family_metadata(Path(self.preset.base or spec.source) / FAMILY_FILE).get("image_size")
+        return int(size) if isinstance(size, int) else None
 
     def build(self, task: str) -> LoadedTask:
         spec = self.preset.tasks.get(task)

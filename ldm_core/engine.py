@@ -10,6 +10,8 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -75,6 +77,12 @@ class Engine:
                 status[task] = self._assembler.status(task)
         return status
 
+    def native_size(self, task: str) -> int | None:
+        """The task's native output size in pixels (its loaded model's, else from a cheap file read), or None."""
+        if task in self._loaded:
+            return self._loaded[task].native_size
+        return self._assembler.native_size(task)
+
     def describe(self) -> dict[str, Any]:
         return {
             "preset": self.preset.name,
@@ -101,6 +109,16 @@ class Engine:
                 self._failures.pop(task, None)
                 self._loaded[task] = loaded
             return self._loaded[task]
+
+    @contextmanager
+    def inspecting(self, task: str) -> Iterator[LoadedTask]:
+        """The task's pipeline held exclusively (the engine's lock) and ready on its device, for the model explorer:
+        hooks or attention processors installed inside see only the runs made inside (`run` re-enters the lock)."""
+        with self._lock:
+            loaded = self.load(task)
+            self.memory.activate(loaded.pipe)
+            with torch.inference_mode(), self.runtime.autocast_context():
+                yield loaded
 
     # --- running -------------------------------------------------------------------------------------------------
 

@@ -16,15 +16,11 @@ from transformers import AutoTokenizer, CLIPTextModel
 
 from ldm_core.family import save_family
 from ldm_core.models import make_scheduler
+from ldm_core.registry import TASKS
+
+from .unet import STAGES
 
 logger = logging.getLogger(__name__)
-
-STAGES = {
-    "unet": ("unet_text", UNet2DConditionModel),
-    "unet_inpaint": ("unet_inpaint", UNet2DConditionModel),
-    "unet_semantic": ("unet_semantic", UNet2DModel),
-    "unet_upscale": ("unet_upscale", UNet2DModel),
-}
 
 
 def _training_record(run: Path) -> dict:
@@ -43,10 +39,12 @@ def export_family(runs: Path, out: Path, curves_dir: Path | None = None) -> Path
     tokenizer = AutoTokenizer.from_pretrained(text_run / "tokenizer")
     text_encoder = CLIPTextModel.from_pretrained(text_run / "text_encoder")
     unets = {}
-    for key, (run_name, cls) in STAGES.items():
+    for stage, task in STAGES.items():  # runs/unet_<stage>/unet -> the task's folder in the family
+        spec, run_name = TASKS[task], f"unet_{stage}"
         folder = runs / run_name / "unet"
+        unet_class = UNet2DConditionModel if spec.text_conditioned else UNet2DModel
         if folder.exists():
-            unets[key] = cls.from_pretrained(folder)
+            unets[spec.family_unet] = unet_class.from_pretrained(folder)
             records[run_name] = _training_record(runs / run_name)
         else:
             logger.warning("%s missing: that task will be unavailable", folder)

@@ -34,9 +34,13 @@ from ldm_core.models import (
     make_unet_text,
     make_unet_upscale,
 )
+from ldm_core.registry import FAMILY_TASKS
 
 from .common import Budget, Checkpointer, autocast_bf16, cool_down, load_checkpoint, training_device
 from .latents import LatentData, load_latent_data, random_masks
+
+# --task: the training stage -> the registry task whose UNet it trains (the text stage also trains the text encoder)
+STAGES = {("text" if task == "text2img" else task): task for task in FAMILY_TASKS}
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ class TaskModel(torch.nn.Module):
         elif cfg.task == "upscale":
             self.unet = make_unet_upscale(cfg.size)
         else:
-            raise ValueError(f"task must be one of text, inpaint, semantic, upscale; got {cfg.task!r}")
+            raise ValueError(f"task must be one of {', '.join(STAGES)}; got {cfg.task!r}")
         if cfg.init_unet:
             self._load_unet_expanding_input(Path(cfg.init_unet))
         if self.tokenizer is not None and not (cfg.task == "text" and cfg.train_text_encoder):
@@ -282,7 +286,7 @@ def export(model: TaskModel, ema: EMAModel, out_dir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", choices=["text", "inpaint", "semantic", "upscale"], required=True)
+    parser.add_argument("--task", choices=list(STAGES), required=True)
     parser.add_argument("--size", choices=["tiny", "full"], default="full")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--cache", type=Path, default=Path("cache"))

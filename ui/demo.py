@@ -15,7 +15,7 @@ from ldm_core.registry import TASKS
 from .inputs import name_input_errors
 from .runner import EngineRunner
 from .send_to import wire_send_to
-from .tabs import png_info
+from .tabs import explorer, png_info
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                     task_tabs[spec.name] = importlib.import_module(spec.tab).build(runner, limits)
             with gr.Tab("PNG info", id="png_info", elem_id="tab-pnginfo"):
                 png_info_tab = png_info.build()
+            with gr.Tab("Inside the model", id="explorer", elem_id="tab-explorer"):
+                explorer.build(runner, limits)
         wire_send_to(tabs, task_tabs, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
     name_input_errors(demo, limits)

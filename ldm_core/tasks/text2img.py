@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from diffusers import StableDiffusionPipeline
-
+from ..pipelines.stable_diffusion import StableDiffusionPipeline
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
 from .common import FamilyParts, RunContext, TaskOutput, prompt_warnings
