@@ -6,7 +6,8 @@ Each configuration is `python app.py` as users start it (CPU, built-in family, o
 port: first the in-process engine (torch's default threads), then `--serve ray --replicas N` (one torch thread per
 replica). After one warm-up request per tab, `--requests` gradio_client requests are submitted at once, round-robin
 over the four generating tabs at their UI defaults; the wall time from the first submission to the last answer gives
-requests per minute. Prints one markdown table (with the load average before and after each configuration).
+requests per minute. For reference, the in-process engine runs once more with one torch thread. Prints one markdown
+table (with the load average before and after each configuration).
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ STARTED = re.compile(r"started on replica (\w+)")
 
 
 @contextlib.contextmanager
-def running_app(flags: list[str], log_path: Path) -> Iterator[str]:
+def running_app(flags: list[str], log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """The app in a subprocess (its log in `log_path`) until the block ends; yields its URL once it answers."""
     port = free_port()
     command = [sys.executable, "app.py", "--port", str(port), "--device", "cpu", "--offline", "--max-queue", "64"]
     command += flags
     url = f"http://127.0.0.1:{port}/"
     with log_path.open("wb") as log:
-        app = subprocess.Popen(command, cwd=REPO_ROOT, env=_child_env(), stdout=log, stderr=subprocess.STDOUT)
+        environment = _child_env() | (env or {})
+        app = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
         started = time.perf_counter()
         while not _answers(url):
@@ -142,18 +144,17 @@ def run(replica_counts: list[int], requests: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as scratch:
         folder = Path(scratch)
         inputs = make_inputs(folder)
-        configurations = [("in-process engine, torch's default threads", [])]
+        ray = ["--serve", "ray", "--replicas"]
+        configurations = [("in-process engine, torch's default threads", [], {})]
         configurations += [
-            (
-                f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread",
-                ["--serve", "ray", "--replicas", str(count)],
-            )
-            for count in replica_counts
+            (f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread", [*ray, str(count)], {})
+            for count in sorted(replica_counts, reverse=True)
         ]
-        for index, (name, flags) in enumerate(configurations):
+        configurations.append(("in-process engine, 1 torch thread (OMP_NUM_THREADS=1)", [], {"OMP_NUM_THREADS": "1"}))
+        for index, (name, flags, env) in enumerate(configurations):
             log = folder / f"app-{index}.log"
             before = load_average()
-            with running_app([*flags, "--outputs", str(folder / f"outputs-{index}")], log) as url:
+            with running_app([*flags, "--outputs", str(folder / f"outputs-{index}")], log, env) as url:
                 row = {"configuration": name, "load_before": before} | burst(url, inputs, requests)
             row["load_after"] = load_average()
             used = Counter(STARTED.findall(log.read_text(errors="replace")))
