@@ -30,6 +30,8 @@ LIMIT_FLAGS = {  # Limits field -> help; each is a --max-... flag whose default 
     "max_size": "text-to-image width and height",
     "max_image_side": "input image side (inpainting, semantic maps); Pillow refuses files past twice its square",
     "max_upscale_side": "super-resolution input side",
+    "max_request_seconds": "seconds one request may hold the device, estimated from its pixels x steps x batch and "
+    "measured on this device; bigger requests are refused saying what fits",
 }
 
 
@@ -210,7 +212,8 @@ def print_credentials(login: tuple[str, str]) -> None:
 
 
 def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
-    """gradio launch() keywords: loopback unless --listen; only the outputs folder is served as files."""
+    """gradio launch() keywords: loopback unless --listen; only the outputs folder is served as files, and with logins
+    not even that: each user fetches only their own outputs, at /studio/outputs/ (ui.http_guard)."""
     blocked = [path for path in (args.model_dir, args.auth_file) if path is not None]
     return {
         "server_name": "0.0.0.0" if args.listen else "127.0.0.1",
@@ -219,7 +222,7 @@ def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
         "share": args.share,
         "prevent_thread_lock": True,
         "max_file_size": int(args.max_upload_mb * 1024 * 1024),
-        "allowed_paths": [] if args.no_save else [str(args.outputs)],
+        "allowed_paths": [] if args.no_save or access.logins else [str(args.outputs)],
         "blocked_paths": [str(path) for path in blocked],
         "show_error": False,  # only studio errors (gr.Error) reach the browser; tracebacks stay in the log
     }
