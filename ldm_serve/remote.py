@@ -78,8 +78,10 @@ class RemoteEngine:
         request: GenerationRequest,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        owner: str | None = None,
     ) -> GenerationResult:
-        """As `Engine.run`: the result (saved here), or a StudioError; a replica lost mid-run is retried once."""
+        """As `Engine.run`: the result (saved here, in `owner`'s folder with logins), or a StudioError; a replica lost
+        mid-run is retried once."""
         job = uuid.uuid4().hex[:12]
         cancel = cancel or threading.Event()
         notes: list[str] = []
@@ -106,7 +108,7 @@ class RemoteEngine:
         if self.config.save_outputs:
             seeds = batch_seeds(result.seed, len(result.images))
             saved, save_warnings = save_images(
-                self.config.outputs_dir, result.task, result.images, seeds, result.infotexts
+                self.config.outputs_dir, result.task, result.images, seeds, result.infotexts, user=owner
             )
             warnings += save_warnings
         timings = {**result.timings, "total": time.perf_counter() - started}
