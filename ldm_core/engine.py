@@ -240,8 +240,8 @@ def request_work(task: str, request: GenerationRequest, inputs: CheckedInputs, l
     elif inputs.image is not None:
         size = inputs.image.size
         steps *= max(float(getattr(request, "strength", 1.0)), 1.0 / max(steps, 1.0))
-        if task == "upscale":
-            size = (size[0] * 4, size[1] * 4)
+        if task == "upscale":  # the x4 output is what the denoiser and decoder work on; messages speak of the input
+            return Work(task, size[0] * size[1] * 16 / 1_000_000, steps, request.batch_size, size, "input")
     else:
         size = (native, native)
     return Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)
