@@ -237,6 +237,8 @@ def engine_summary(description: dict[str, Any]) -> str:
         f"  preset {description.get('preset')} · device {description.get('device')} ({dtype}) · "
         f"memory {description.get('memory_mode')}"
     )
+    if description.get("serving"):  # --serve ray: where the engine runs
+        line += f"\n  engine {description['serving']}"
     return "\n".join([line, *(f"  note: {notice}" for notice in description.get("notices") or [])])
 
 
