@@ -73,14 +73,11 @@ KINDS = {
         "an SD 2.x checkpoint (OpenCLIP text encoder; the 768 px models predict v)",
         f"this studio runs SD 1.5-class models: {CHOOSE_SD15}",
     ),
-    "lora": (
-        "a LoRA (a small add-on that patches a base model), not a whole model",
-        f"LoRAs are not supported; {CHOOSE_SD15}",
-    ),
+    "lora": ("a LoRA (a small add-on that patches a base model)", f"LoRAs are not supported; {CHOOSE_SD15}"),
     "vae": ("a VAE on its own (no UNet, no text encoder)", f"{CHOOSE_SD15}, which includes its VAE"),
     "unknown": (
-        "not a Stable Diffusion checkpoint in the original (CompVis / A1111) layout",
-        "for a diffusers folder, pass the folder itself",
+        "a file whose keys match no Stable Diffusion checkpoint layout (original CompVis / A1111)",
+        f"for a diffusers folder, pass the folder itself; otherwise {CHOOSE_SD15}",
     ),
 }
 

@@ -93,7 +93,7 @@ def test_shipped_configs_describe_sd15():
         ("lora", "a LoRA"),
         ("vae", "a VAE on its own"),
         ("sd15_inpaint", "an SD 1.5 inpainting checkpoint"),
-        ("unknown", "not a Stable Diffusion checkpoint"),
+        ("unknown", "no Stable Diffusion checkpoint layout"),
     ],
 )
 def test_a_file_of_another_kind_is_named_with_what_to_do(make_engine, tmp_path, kind, named):
