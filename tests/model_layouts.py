@@ -113,7 +113,8 @@ def build_tiny_sd15_file(root: Path) -> tuple[Path, Path]:
     text_config = json.loads((CONFIG_ROOT / "stable-diffusion-v1-5" / "text_encoder" / "config.json").read_text())
     text_config |= {"intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
     with torch.device("meta"):  # 49,408 x 768 embeddings: fill cheaply instead of running the initialiser
-        text_encoder = materialise(CLIPTextModel(CLIPTextConfig(**text_config)), torch.float32)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**text_config))
+    text_encoder = materialise(text_encoder, torch.float32)
     for folder in ("stable-diffusion-v1-5", "stable-diffusion-inpainting"):
         unet.save_config(configs / folder / "unet")
         vae.save_config(configs / folder / "vae")

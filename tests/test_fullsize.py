@@ -31,7 +31,7 @@ def run_probe(fixtures: Path, preset: str, tasks, out: Path | None = None, env=N
     command += ["--tasks", ",".join(tasks), "--size", str(SIZE), "--steps", "2"]
     command += ["--out", str(out)] if out else []
     command += ["--load-only"] if load_only else []
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
