@@ -62,6 +62,17 @@ def request_for(task: str, size: int, steps: int, scheduler: str) -> Any:
     return UpscaleRequest(image=small, **sampling)
 
 
+def step_timer(marks: list[tuple[float, float]]) -> Any:
+    """A progress callback that notes (wall, process CPU) at the start of every denoising step (not the final 100%
+    event): the differences between consecutive marks are whole steps, without the first step's one-off costs."""
+
+    def on_event(event: Any) -> None:
+        if event.step < event.total_steps:
+            marks.append((time.perf_counter(), time.process_time()))
+
+    return on_event
+
+
 def shared_components(pipes: dict[str, Any]) -> dict[str, list[str]]:
     """component -> the tasks whose pipelines hold the very same object as text-to-image's."""
     base = pipes.get("text2img")
@@ -111,10 +122,15 @@ def run_scenario(
         report["tasks"][task] = {"load_s": round(time.perf_counter() - started, 2)}
     report["rss_loaded_mib"] = round(current_rss() / MIB)
     for task in tasks if generate else []:
-        result = engine.run(request_for(task, size, steps, scheduler))
+        marks: list[tuple[float, float]] = []  # (wall, process CPU) at the start of each denoising step
+        result = engine.run(request_for(task, size, steps, scheduler), progress=step_timer(marks))
         image = result.images[0]
         entry = report["tasks"][task]
         entry |= {"run_s": round(sum(result.timings.values()), 2), "image_size": list(image.size)}
+        if len(marks) >= 2:
+            intervals = len(marks) - 1
+            entry["seconds_per_step"] = round((marks[-1][0] - marks[0][0]) / intervals, 3)
+            entry["cpu_seconds_per_step"] = round((marks[-1][1] - marks[0][1]) / intervals, 3)
         entry["finite"] = bool(np.isfinite(np.asarray(image, np.float32)).all())
         entry["model"] = result.model
         if out is not None:
