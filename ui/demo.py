@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import html
+import importlib
 import logging
 from typing import Any
 
 import gradio as gr
 
+from ldm_core.limits import Limits
+from ldm_core.registry import TASKS
+
 from .inputs import name_input_errors
 from .runner import EngineRunner
 from .send_to import wire_send_to
-from .tabs import inpaint, png_info, semantic, text2img, upscale
+from .tabs import png_info
 
 logger = logging.getLogger(__name__)
 
 TITLE = "Latent Diffusion Studio"
-TASK_LABELS = {
-    "text2img": "text-to-image",
-    "semantic": "semantic map",
-    "inpaint": "inpainting",
-    "upscale": "super-resolution ×4",
-}
 
 
 def status_markdown(engine: Any) -> str:
@@ -33,7 +31,14 @@ def status_markdown(engine: Any) -> str:
         logger.exception("Could not read the engine status")
         return "Status unavailable: see the server log."
     fields = []
-    for key, label in (("preset", "preset"), ("device", "device"), ("dtype", "dtype"), ("memory_mode", "memory")):
+    keys = (
+        ("preset", "preset"),
+        ("device", "device"),
+        ("dtype", "dtype"),
+        ("memory_mode", "memory"),
+        ("serving", "engine"),
+    )
+    for key, label in keys:
         if description.get(key) not in (None, ""):
             value = str(description[key]) + (
                 f" + {description['autocast']} autocast" if key == "dtype" and description.get("autocast") else ""
@@ -41,7 +46,7 @@ def status_markdown(engine: Any) -> str:
             fields.append(f"{label}: **{html.escape(value)}**")
     task_parts = []
     for task, reason in tasks.items():
-        name = TASK_LABELS.get(task, task)
+        name = TASKS[task].label if task in TASKS else task
         task_parts.append(
             f"{name} ✓"
             if reason is None
@@ -55,21 +60,18 @@ def status_markdown(engine: Any) -> str:
 def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     """The studio's Blocks over `engine` (anything with `run`, `task_status`, `describe`)."""
     runner = EngineRunner(engine)
+    limits = getattr(getattr(engine, "config", None), "limits", None) or Limits()
     with gr.Blocks(title=title) as demo:
-        gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, four tasks.")
+        gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.")
         status = gr.Markdown("Reading the engine status…", elem_id="status-line")
         with gr.Tabs(elem_id="tabs") as tabs:
-            with gr.Tab("Text-to-image", id="text2img", elem_id="tab-text2img"):
-                text2img_tab = text2img.build(runner)
-            with gr.Tab("Semantic map", id="semantic", elem_id="tab-semantic"):
-                semantic_tab = semantic.build(runner)
-            with gr.Tab("Inpainting", id="inpaint", elem_id="tab-inpaint"):
-                inpaint_tab = inpaint.build(runner)
-            with gr.Tab("Super-resolution", id="upscale", elem_id="tab-upscale"):
-                upscale_tab = upscale.build(runner)
+            task_tabs = {}
+            for spec in TASKS.values():  # one tab per registered task, built by the module the registry names
+                with gr.Tab(spec.tab_label, id=spec.name, elem_id=f"tab-{spec.name}"):
+                    task_tabs[spec.name] = importlib.import_module(spec.tab).build(runner, limits)
             with gr.Tab("PNG info", id="png_info", elem_id="tab-pnginfo"):
                 png_info_tab = png_info.build()
-        wire_send_to(tabs, text2img_tab, semantic_tab, inpaint_tab, upscale_tab, png_info_tab)
+        wire_send_to(tabs, task_tabs, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
-    name_input_errors(demo, getattr(getattr(engine, "config", None), "limits", None))
+    name_input_errors(demo, limits)
     return demo

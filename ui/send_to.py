@@ -1,47 +1,40 @@
-"""Cross-tab buttons: generated images to inpainting / super-resolution, PNG-info parameters back to their tab."""
+"""Cross-tab buttons: generated images to another task's tab, PNG-info parameters back to the tab that made them.
+
+Both work by name: a tab's "Send to <task>" buttons (`TaskTab.send_to`) put the selected image into that task's
+`image_input`; PNG info fills each of a tab's named inputs that infotext carries (`READERS`, by the handler's
+parameter name), so a new task's tab takes part by naming its inputs alone.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
 from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
 
-from .tabs.common import selected_image
-from .tabs.inpaint import InpaintTab
+from .tabs.common import TaskTab, selected_image
 from .tabs.png_info import PngInfoTab, lookup, normalized
-from .tabs.semantic import SemanticTab
-from .tabs.text2img import Text2ImgTab
-from .tabs.upscale import UpscaleTab
 
 
-def wire_send_to(
-    tabs: gr.Tabs,
-    text2img: Text2ImgTab,
-    semantic: SemanticTab,
-    inpaint: InpaintTab,
-    upscale: UpscaleTab,
-    png_info: PngInfoTab,
-) -> None:
-    def to_inpaint(gallery, selected):
-        return selected_image(gallery, selected), gr.Tabs(selected="inpaint")
+def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab) -> None:
+    for source in task_tabs.values():
+        for target, button in source.send_to.items():
+            image_input = task_tabs[target].image_input
+            if source.result is None or image_input is None:
+                raise ValueError(f"a 'send to {target}' button needs a result gallery and {target}'s image_input")
+            button.click(
+                _send_image(target),
+                [source.result.gallery, source.result.selected],
+                [image_input, tabs],
+                api_visibility="private",
+            )
 
-    def to_upscale(gallery, selected):
-        return selected_image(gallery, selected), gr.Tabs(selected="upscale")
-
-    for source in (text2img, semantic):
-        panel = source.result
-        source.send_to_inpaint.click(
-            to_inpaint, [panel.gallery, panel.selected], [inpaint.editor, tabs], api_visibility="private"
-        )
-    for source in (text2img, semantic, inpaint):
-        panel = source.result
-        source.send_to_upscale.click(
-            to_upscale, [panel.gallery, panel.selected], [upscale.image, tabs], api_visibility="private"
-        )
-
-    targets = _parameter_targets(text2img, semantic, inpaint, upscale)
+    targets = {
+        task: [(component, READERS[name]) for name, component in tab.inputs.items() if name in READERS]
+        for task, tab in task_tabs.items()
+    }
     outputs = [tabs, *{id(c): c for fields in targets.values() for c, _ in fields}.values()]
 
     def send_parameters(parsed: dict | None) -> dict:
@@ -50,13 +43,20 @@ def wire_send_to(
         if task not in targets:
             raise gr.Error("These parameters name no studio task; nothing to send.", print_exception=False)
         updates: dict[Any, Any] = {tabs: gr.Tabs(selected=task)}
-        for component, convert in targets[task]:
-            value = convert(parameters)
+        for component, read in targets[task]:
+            value = read(parameters)
             if value is not None:
                 updates[component] = value
         return updates
 
     png_info.send.click(send_parameters, [png_info.parsed], outputs, api_visibility="private")
+
+
+def _send_image(target: str) -> Callable:
+    def send(gallery, selected):
+        return selected_image(gallery, selected), gr.Tabs(selected=target)
+
+    return send
 
 
 def _number(*names: str, cast=float):
@@ -101,43 +101,21 @@ def _size(index: int):
     return convert
 
 
-def _sampling(sampling) -> list[tuple[Any, Any]]:
-    fields = [
-        (sampling.scheduler, _sampler),
-        (sampling.steps, _number("steps", "num_inference_steps", cast=int)),
-        (sampling.seed, _number("seed", cast=int)),
-    ]
-    if sampling.guidance is not None:
-        fields.append((sampling.guidance, _number("cfg_scale", "guidance_scale", "guidance")))
-    return fields
-
-
-def _parameter_targets(text2img: Text2ImgTab, semantic: SemanticTab, inpaint: InpaintTab, upscale: UpscaleTab):
-    """For each task: (component, how to read its value from the normalized parameters)."""
-
-    def prompts(tab: Text2ImgTab | SemanticTab | InpaintTab) -> list[tuple[Any, Any]]:
-        return [(tab.prompt, _text("prompt")), (tab.negative_prompt, _text("negative_prompt"))]
-
-    return {
-        "text2img": [
-            *prompts(text2img),
-            *_sampling(text2img.sampling),
-            (text2img.width, _size(0)),
-            (text2img.height, _size(1)),
-        ],
-        "semantic": [*prompts(semantic), *_sampling(semantic.sampling)],
-        "inpaint": [
-            *prompts(inpaint),
-            *_sampling(inpaint.sampling),
-            (inpaint.strength, _number("denoising_strength", "strength")),
-            (inpaint.mask_blur, _number("mask_blur", cast=int)),
-            (inpaint.invert_mask, _says("mask_mode", "Inpaint not masked")),
-            (inpaint.only_masked, _says("inpaint_area", "Only masked")),
-            (inpaint.padding, _number("masked_area_padding", cast=int)),
-        ],
-        "upscale": [
-            *_sampling(upscale.sampling),
-            (upscale.tile_size, _number("tile_size", cast=int)),
-            (upscale.tile_overlap, _number("tile_overlap", cast=int)),
-        ],
-    }
+# handler parameter name -> how to read its value from the normalized infotext parameters
+READERS: dict[str, Callable[[dict], Any]] = {
+    "prompt": _text("prompt"),
+    "negative_prompt": _text("negative_prompt"),
+    "sampler": _sampler,
+    "steps": _number("steps", "num_inference_steps", cast=int),
+    "seed": _number("seed", cast=int),
+    "guidance": _number("cfg_scale", "guidance_scale", "guidance"),
+    "width": _size(0),
+    "height": _size(1),
+    "strength": _number("denoising_strength", "strength"),
+    "mask_blur": _number("mask_blur", cast=int),
+    "invert_mask": _says("mask_mode", "Inpaint not masked"),
+    "only_masked": _says("inpaint_area", "Only masked"),
+    "only_masked_padding": _number("masked_area_padding", cast=int),
+    "tile_size": _number("tile_size", cast=int),
+    "tile_overlap": _number("tile_overlap", cast=int),
+}

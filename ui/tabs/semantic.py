@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
+from ldm_core.limits import Limits
 from ldm_core.palette import CLASS_ID, PALETTE
 from ldm_core.requests import SemanticMapRequest
 
-from ..controls import (
-    ResultPanel,
-    SamplingControls,
-    gallery_outputs,
-    gallery_stream,
-    result_panel,
-    sampling_controls,
-    sampling_kwargs,
-)
+from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
 from ..editor import editor_composite, filled_canvas, palette_hex, palette_swatches_html
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, action_row, send_to_row, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
 CANVAS_SIZE = (256, 256)
 FILL_CLASS = "sky"  # what unpainted (or erased) canvas means
 
 
-@dataclass
-class SemanticTab:
-    editor: gr.ImageEditor
-    prompt: gr.Textbox
-    negative_prompt: gr.Textbox
-    sampling: SamplingControls
-    result: ResultPanel
-    send_to_inpaint: gr.Button
-    send_to_upscale: gr.Button
-
-
-def build(runner: EngineRunner) -> SemanticTab:
+def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     colors = palette_hex()
     with gr.Row():
         with gr.Column(scale=1):
@@ -75,11 +56,11 @@ def build(runner: EngineRunner) -> SemanticTab:
                 elem_id="semantic-prompt",
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="semantic-negative")
-            sampling = sampling_controls("semantic", SemanticMapRequest)
+            sampling = sampling_controls("semantic", limits, SemanticMapRequest)
             generate, cancel = action_row("semantic", "Generate")
         with gr.Column(scale=1):
             result = result_panel("semantic")
-            send_to_inpaint, send_to_upscale = send_to_row("semantic")
+            send_to = send_to_row("semantic")
 
     def semantic(
         semantic_map: dict | None,
@@ -131,8 +112,10 @@ def build(runner: EngineRunner) -> SemanticTab:
             )
     upload.upload(load_map, [upload], [editor, source], api_visibility="private")
     blank.click(blank_canvas, None, [editor, source], api_visibility="private")
-    inputs = [editor, prompt, negative_prompt, *sampling.components()]
-    run = generate.click(semantic, inputs, gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE)
+    named = {"semantic_map": editor, "prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs()}
+    run = generate.click(
+        semantic, named_inputs(semantic, named), gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE
+    )
     wire_cancel(cancel, runner, [run])
     wire_reuse_seed(result, sampling.seed)
-    return SemanticTab(editor, prompt, negative_prompt, sampling, result, send_to_inpaint, send_to_upscale)
+    return TaskTab(named, result=result, send_to=send_to)

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
+from ldm_core.limits import Limits
 from ldm_core.requests import TextToImageRequest
+from ldm_core.validation import SIZE_MULTIPLE
 
-from ..controls import (
-    ResultPanel,
-    SamplingControls,
-    gallery_outputs,
-    gallery_stream,
-    result_panel,
-    sampling_controls,
-    sampling_kwargs,
-)
+from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, action_row, send_to_row, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
 
 
-@dataclass
-class Text2ImgTab:
-    prompt: gr.Textbox
-    negative_prompt: gr.Textbox
-    sampling: SamplingControls
-    width: gr.Slider
-    height: gr.Slider
-    result: ResultPanel
-    send_to_inpaint: gr.Button
-    send_to_upscale: gr.Button
-
-
-def build(runner: EngineRunner) -> Text2ImgTab:
+def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     with gr.Row():
         with gr.Column(scale=1):
             prompt = gr.Textbox(
@@ -44,24 +24,24 @@ def build(runner: EngineRunner) -> Text2ImgTab:
                 elem_id="txt2img-prompt",
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
-            sampling = sampling_controls("txt2img", TextToImageRequest)
+            sampling = sampling_controls("txt2img", limits, TextToImageRequest)
             with gr.Row():
-                width = gr.Slider(
-                    0, 1024, value=0, step=8, label="Width", info="0: the model's native size", elem_id="txt2img-width"
-                )
-                height = gr.Slider(
-                    0,
-                    1024,
-                    value=0,
-                    step=8,
-                    label="Height",
-                    info="0: the model's native size",
-                    elem_id="txt2img-height",
+                width, height = (
+                    gr.Slider(
+                        0,
+                        limits.max_size,
+                        value=0,
+                        step=SIZE_MULTIPLE,
+                        label=side.title(),
+                        info="0: the model's native size",
+                        elem_id=f"txt2img-{side}",
+                    )
+                    for side in ("width", "height")
                 )
             generate, cancel = action_row("txt2img", "Generate")
         with gr.Column(scale=1):
             result = result_panel("txt2img")
-            send_to_inpaint, send_to_upscale = send_to_row("txt2img")
+            send_to = send_to_row("txt2img")
 
     def text2img(
         prompt: str,
@@ -85,9 +65,11 @@ def build(runner: EngineRunner) -> Text2ImgTab:
         )
         yield from gallery_stream(runner, generation, session_of(request), progress)
 
-    inputs = [prompt, negative_prompt, *sampling.components(), width, height]
+    named = {"prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs(), "width": width}
+    named["height"] = height
+    inputs = named_inputs(text2img, named)
     run = generate.click(text2img, inputs, gallery_outputs(result), api_name="text2img", **ENGINE_QUEUE)
     submitted = prompt.submit(text2img, inputs, gallery_outputs(result), api_visibility="private", **ENGINE_QUEUE)
     wire_cancel(cancel, runner, [run, submitted], "cancel")
     wire_reuse_seed(result, sampling.seed)
-    return Text2ImgTab(prompt, negative_prompt, sampling, width, height, result, send_to_inpaint, send_to_upscale)
+    return TaskTab(named, result=result, send_to=send_to)
