@@ -117,16 +117,19 @@ def run_scenario(
     report["load_average_start"] = load_average()
     report["tasks"] = {}
     for task in tasks:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         engine.load(task)
         report["tasks"][task] = {"load_s": round(time.perf_counter() - started, 2)}
+        report["tasks"][task]["load_cpu_s"] = round(time.process_time() - cpu, 2)
     report["rss_loaded_mib"] = round(current_rss() / MIB)
     for task in tasks if generate else []:
         marks: list[tuple[float, float]] = []  # (wall, process CPU) at the start of each denoising step
+        cpu = time.process_time()
         result = engine.run(request_for(task, size, steps, scheduler), progress=step_timer(marks))
         image = result.images[0]
         entry = report["tasks"][task]
         entry |= {"run_s": round(sum(result.timings.values()), 2), "image_size": list(image.size)}
+        entry["run_cpu_s"] = round(time.process_time() - cpu, 2)
         if len(marks) >= 2:
             intervals = len(marks) - 1
             entry["seconds_per_step"] = round((marks[-1][0] - marks[0][0]) / intervals, 3)

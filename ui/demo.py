@@ -13,6 +13,7 @@ from ldm_core.limits import Limits
 from ldm_core.registry import TASKS
 
 from .inputs import name_input_errors
+from .picker import build_picker, wire_png_info_model
 from .runner import EngineRunner
 from .send_to import wire_send_to
 from .tabs import png_info
@@ -32,6 +33,7 @@ def status_markdown(engine: Any) -> str:
         return "Status unavailable: see the server log."
     fields = []
     keys = (
+        ("model", "model"),
         ("preset", "preset"),
         ("device", "device"),
         ("dtype", "dtype"),
@@ -64,6 +66,7 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     with gr.Blocks(title=title) as demo:
         gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.")
         status = gr.Markdown("Reading the engine status…", elem_id="status-line")
+        picker = build_picker(engine, status, lambda: status_markdown(engine))
         with gr.Tabs(elem_id="tabs") as tabs:
             task_tabs = {}
             for spec in TASKS.values():  # one tab per registered task, built by the module the registry names
@@ -72,6 +75,7 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
             with gr.Tab("PNG info", id="png_info", elem_id="tab-pnginfo"):
                 png_info_tab = png_info.build()
         wire_send_to(tabs, task_tabs, png_info_tab)
+        wire_png_info_model(engine, picker, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
     name_input_errors(demo, limits)
     return demo
