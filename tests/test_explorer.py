@@ -175,3 +175,22 @@ def test_trajectory_rejects_bad_arguments(engine, tmp_path):
     trajectory = record_trajectory(engine, request)
     with pytest.raises(InvalidRequestError, match="animation format"):
         trajectory.save_animation(tmp_path / "walk.mp4")
+
+
+def test_a_cancelled_recording_raises_and_leaves_the_models_as_they_were(engine):
+    import threading
+
+    from ldm_core.errors import CancelledError
+    from ldm_core.explorer.attention import attention_maps
+
+    cancel = threading.Event()
+    cancel.set()
+    loaded = engine.load("text2img")
+    processors = loaded.denoiser.attn_processors
+    request = TextToImageRequest(prompt="sky", num_inference_steps=2, seed=0)
+    with pytest.raises(CancelledError):
+        record_trajectory(engine, request, cancel=cancel)
+    with pytest.raises(CancelledError):
+        attention_maps(engine, request, cancel=cancel)
+    assert not loaded.denoiser._forward_hooks and "decode" not in loaded.pipe.vae.__dict__
+    assert all(loaded.denoiser.attn_processors[name] is processors[name] for name in processors)

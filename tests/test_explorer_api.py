@@ -117,3 +117,16 @@ def test_without_an_in_process_engine_the_tab_says_why():
         explorer.build(EngineRunner(object()), Limits())
     assert not [fn.api_name for fn in demo.fns.values() if fn.api_name]
     assert [block.elem_id for block in demo.blocks.values()] == ["explorer-unavailable"]
+
+
+def test_last_runs_keep_the_seed_used_one_image_and_a_bounded_number():
+    from ldm_core.requests import TextToImageRequest
+    from ui.tabs.explorer.common import LastRuns
+
+    runs = LastRuns(capacity=2)
+    runs.remember("s1", "text2img", TextToImageRequest(prompt="sky", seed=-1, batch_size=4), seed=99)
+    assert runs.last("s1", "text2img") == TextToImageRequest(prompt="sky", seed=99, batch_size=1)
+    assert runs.last("s2", "text2img") is None and runs.last("s1", "inpaint") is None
+    runs.remember("s2", "text2img", TextToImageRequest(prompt="a"), seed=1)
+    runs.remember("s3", "text2img", TextToImageRequest(prompt="b"), seed=2)
+    assert runs.last("s1", "text2img") is None and runs.last("s3", "text2img").seed == 2

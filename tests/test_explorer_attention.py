@@ -129,3 +129,15 @@ def test_parse_values():
     assert parse_values("scales", "1, 3;5 ,") == [1.0, 3.0, 5.0]
     with pytest.raises(InvalidRequestError, match="scales"):
         parse_values("scales", "1, three")
+
+
+def test_the_attention_check_prints_a_row_per_class_word(engine, tmp_path):
+    """The bar's script end to end on the tiny family, with an untrained evaluator (the numbers mean nothing here)."""
+    from ldm_train.evaluation.attention import attention_table
+    from ldm_train.evaluation.segmenter import SceneSegmenter
+
+    SceneSegmenter(width=8, depth=2).save(tmp_path / "evaluator")
+    table = attention_table(engine, tmp_path / "evaluator", seeds=2, steps=1, prompts=["a mountain under the sky"])
+    rows = [line for line in table.splitlines() if line.startswith("| a mountain")]
+    assert [row.split(" | ")[1:3] for row in rows] == [["mountain", "mountain"], ["sky", "sky"]]
+    assert all(row.endswith(("met |", "class never drawn |")) for row in rows)

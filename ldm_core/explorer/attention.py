@@ -197,8 +197,10 @@ def attention_maps(
     request: TextToImageRequest,
     progress: Callable | None = None,
     cancel: threading.Event | None = None,
+    owner: str | None = None,
 ) -> AttentionResult:
-    """Generate one image for `request` and return each prompt word's cross-attention map over it."""
+    """Generate one image for `request` (saved for `owner` like any run) and return each prompt word's
+    cross-attention map over it."""
     if not isinstance(request, TextToImageRequest):
         raise InvalidRequestError("request", type(request).__name__, "must be a TextToImageRequest (a text prompt)")
     if not request.prompt.strip():
@@ -217,7 +219,7 @@ def attention_maps(
             {name: recorder if name.endswith("attn2.processor") else proc for name, proc in originals.items()}
         )
         try:
-            result = engine.run(request, progress=progress, cancel=cancel)
+            result = engine.run(request, progress=progress, cancel=cancel, owner=owner)
         finally:
             unet.set_attn_processor(originals)
     mean = maps.mean().numpy()

@@ -89,6 +89,7 @@ def make_strips(
     samplers: Sequence[str] = tuple(SAMPLERS),
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    owner: str | None = None,
 ) -> Strips:
     """The request at each guidance scale (its own steps and sampler), then at each step count for each sampler (its
     own guidance), all with one seed (the request's, or one drawn once)."""
@@ -106,7 +107,7 @@ def make_strips(
 
     def one(changed: GenerationRequest, value: float, label: str) -> StripCell:
         nonlocal done
-        result = engine.run(changed, cancel=cancel)
+        result = engine.run(changed, cancel=cancel, owner=owner)
         done += 1
         if progress is not None:
             progress(done, total)

@@ -155,8 +155,10 @@ def record_trajectory(
     every: int = 1,
     progress: Callable | None = None,
     cancel: threading.Event | None = None,
+    owner: str | None = None,
 ) -> Trajectory:
-    """Run `request` on the engine as its tab would, keeping every `every`-th step's x_t and x̂0 (decoded)."""
+    """Run `request` on the engine as its tab would (saved for `owner`, a login name, like any run), keeping every
+    `every`-th step's x_t and x̂0 (decoded)."""
     spec = task_for(request)
     if spec is None:
         raise InvalidRequestError("request", type(request).__name__, "must be a task request from ldm_core.requests")
@@ -168,7 +170,7 @@ def record_trajectory(
         autoencoder = Autoencoder.of(loaded)
         alpha_bars = alphas_cumprod(loaded)
         with StepRecorder(loaded.denoiser, autoencoder, loaded, request) as recorder:
-            result = engine.run(request, progress=progress, cancel=cancel)
+            result = engine.run(request, progress=progress, cancel=cancel, owner=owner)
         if recorder.decoded is None or not recorder.steps:
             raise InvalidRequestError("task", task, "its pipeline ran no recordable denoising steps")
         total = len(recorder.steps)

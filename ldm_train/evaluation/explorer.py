@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="auto", help="the engine's --dtype (auto: as the app runs)")
     parser.add_argument("--seeds", type=int, default=16, help="attention: seeds per prompt")
     parser.add_argument("--steps", type=int, default=15, help="attention: denoising steps")
+    parser.add_argument("--prompt", action="append", default=None, help="attention: a prompt (repeatable)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="attention: also write the table (markdown) here")
     args = parser.parse_args()
@@ -75,9 +76,10 @@ def main() -> None:
             f"autocast {engine.runtime.autocast}"
         )
     else:
-        from .attention import attention_table
+        from .attention import PROMPTS, attention_table
 
-        table = attention_table(engine, args.evaluator, seeds=args.seeds, steps=args.steps)
+        prompts = args.prompt or PROMPTS
+        table = attention_table(engine, args.evaluator, seeds=args.seeds, steps=args.steps, prompts=prompts)
         print(table)
         if args.out is not None:
             args.out.write_text(table + "\n")

@@ -12,7 +12,7 @@ from ldm_core.limits import Limits
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
 from ..common import ENGINE_QUEUE
-from .common import SEED_MAX, progress_callback, shows_errors
+from .common import SEED_MAX, progress_callback, run_options, shows_errors
 
 HELP = (
     "Each map is the softmax(QKᵀ/√d) weight a word's token receives from every latent position, averaged over the "
@@ -72,16 +72,17 @@ def build(engine: Any, limits: Limits) -> None:
         steps: float,
         guidance: float,
         seed: float | None,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ) -> tuple:
-        request = TextToImageRequest(
+        generation = TextToImageRequest(
             prompt=prompt or "",
             scheduler=sampler,
             num_inference_steps=int(steps),
             guidance_scale=float(guidance),
             seed=-1 if seed is None else int(seed),
         )
-        result = attention_maps(engine, request, progress_callback(progress, "Generating"))
+        result = attention_maps(engine, generation, progress_callback(progress, "Generating"), **run_options(request))
         for warning in result.result.warnings:
             gr.Warning(warning)
         texts = [item.label for item in result.words]

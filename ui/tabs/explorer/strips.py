@@ -12,7 +12,7 @@ from ldm_core.limits import Limits
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
 from ..common import ENGINE_QUEUE
-from .common import SEED_MAX, shows_errors
+from .common import SEED_MAX, run_options, shows_errors
 
 
 def table_markdown(strips: Any) -> str:
@@ -101,9 +101,10 @@ def build(engine: Any, limits: Limits) -> None:
         step_counts: str,
         samplers: list[str],
         guidance: float,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ) -> tuple:
-        request = TextToImageRequest(
+        generation = TextToImageRequest(
             prompt=prompt or "",
             scheduler=sampler,
             num_inference_steps=int(steps),
@@ -112,11 +113,12 @@ def build(engine: Any, limits: Limits) -> None:
         )
         strips = make_strips(
             engine,
-            request,
+            generation,
             scales=parse_values("guidance scales", scales or ""),
             steps=parse_values("step counts", step_counts or ""),
             samplers=samplers or [],
             progress=lambda done, total: progress((done, total), desc="Images", unit="images"),
+            **run_options(request),
         )
         return strips.picture(), table_markdown(strips)
 

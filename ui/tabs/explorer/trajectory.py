@@ -17,7 +17,7 @@ from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
 from ...runner import session_of
 from ..common import ENGINE_QUEUE
-from .common import SEED_MAX, LastRuns, progress_callback, shows_errors
+from .common import SEED_MAX, LastRuns, progress_callback, run_options, shows_errors
 
 SOURCES = {"prompt": "the prompt below (text-to-image)"} | {
     name: f"{spec.tab_label}: its last run" for name, spec in TASKS.items()
@@ -41,7 +41,12 @@ def build(engine: Any, last_runs: LastRuns, limits: Limits) -> None:
                 info="a tab's last run is replayed with the seed it used: the same image comes out",
                 elem_id="explorer-traj-source",
             )
-            prompt = gr.Textbox("mountains above a lake at sunset", label="Prompt", elem_id="explorer-traj-prompt")
+            prompt = gr.Textbox(
+                "mountains above a lake at sunset",
+                label="Prompt",
+                info="this and the settings below are used for 'the prompt below'; a tab's run keeps its own",
+                elem_id="explorer-traj-prompt",
+            )
             with gr.Row():
                 sampler = gr.Dropdown(list(SCHEDULERS), value="ddim", label="Sampler", elem_id="explorer-traj-sampler")
                 steps = gr.Slider(1, limits.max_steps, value=20, step=1, label="Steps", elem_id="explorer-traj-steps")
@@ -110,7 +115,10 @@ def build(engine: Any, last_runs: LastRuns, limits: Limits) -> None:
             raise gr.Error(
                 f"Run to record: must be one of {', '.join(SOURCES)} (got {source!r})", print_exception=False
             )
-        trajectory = record_trajectory(engine, generation, int(every), progress_callback(progress, "Recording"))
+        options = run_options(request)
+        trajectory = record_trajectory(
+            engine, generation, int(every), progress_callback(progress, "Recording"), **options
+        )
         shown = [item.picture() for item in trajectory.frames]
         texts = [item.caption for item in trajectory.frames]
         folder = Path(tempfile.mkdtemp(prefix="trajectory-"))
