@@ -21,6 +21,7 @@ class Limits:
     # semantic maps run at their own size (convolutional sampling, Sec. 4.3.2) up to this side, or the model's size if
     # larger; bigger maps are scaled down to it. 256: the built-in model's 2x, about 1 s on 2 CPU cores
     max_semantic_side: int = 256
+    max_request_seconds: int = 60  # estimated seconds one request may hold the device (ldm_core.budget)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

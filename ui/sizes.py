@@ -45,13 +45,14 @@ def cascade_kwargs(upscale_x4: Any, upscale_steps: Any) -> dict[str, Any]:
     return {"upscale_x4": bool(upscale_x4), "upscale_steps": int(upscale_steps)}
 
 
-def text_size_controls(limits: Limits) -> Inputs:
+def text_size_controls(limits: Limits, native: int | None = None) -> Inputs:
     """`size` (radio) and `width` / `height` (numbers, shown for Custom): no magic 0."""
+    trained = f" ({native}×{native} px)" if native else ""
     size = gr.Radio(
         list(SIZE_CHOICES),
         value=SIZE_CHOICES[0],
         label="Size",
-        info="The model's size is what it was trained at; twice it samples larger by convolutional sampling",
+        info=f"The model's size is what it was trained at{trained}; twice it samples larger (convolutional sampling)",
         elem_id="txt2img-size",
     )
     with gr.Row(visible=False) as custom:

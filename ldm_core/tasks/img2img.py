@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diffusers import StableDiffusionImg2ImgPipeline
 from PIL import Image
 
 from ..limits import Limits
+from ..pipelines.stable_diffusion import StableDiffusionImg2ImgPipeline
 from ..requests import CascadeOptions, GenerationRequest
 from ..validation import CheckedInputs, InvalidRequestError, _number, _pixels, _text, to_rgb
 from .common import FamilyParts, RunContext, TaskOutput, fit_size, prompt_inputs

@@ -33,7 +33,7 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
     else:
         size = fit_size(width, height, loaded.native_size, loaded.size_multiple)
     label_map = np.asarray(Image.fromarray(inputs.label_map.astype(np.uint8)).resize(size, Image.Resampling.NEAREST))
-    warnings = size_warning(size, loaded.native_size)
+    warnings, params = size_warning(size, loaded.native_size), {"Output size": request.output_size}
     if request.output_size == "map" and max(width, height) > max(size) + loaded.size_multiple:
         warnings.append(
             f"the {width}x{height} map ran at {size[0]}x{size[1]}, the largest semantic size here "
@@ -44,10 +44,13 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
             if request.prompt or request.negative_prompt:
                 warnings.append("the built-in semantic model is conditioned on the map alone; the prompt was ignored")
             label_maps = torch.from_numpy(label_map.astype(np.int64))[None].repeat(request.batch_size, 1, 1)
+            if loaded.guidance_rescale:
+                params["CFG rescale"] = loaded.guidance_rescale
             images = loaded.pipe(
                 label_map=label_maps,
                 num_inference_steps=request.num_inference_steps,
                 guidance_scale=request.guidance_scale,
+                guidance_rescale=loaded.guidance_rescale,
                 generator=context.generators(),
             ).images
         else:
@@ -64,4 +67,4 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
                 generator=context.generators(),
             ).images
         monitor.finish()
-    return TaskOutput(images, size, params={"Output size": request.output_size}, warnings=warnings)
+    return TaskOutput(images, size, params=params, warnings=warnings)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from diffusers import StableDiffusionPipeline
-
+from ..pipelines.stable_diffusion import StableDiffusionPipeline
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
 from .common import FamilyParts, RunContext, TaskOutput, prompt_inputs, size_warning
@@ -24,6 +23,9 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
         "guidance_scale": request.guidance_scale,
         "generator": context.generators(),
     }
+    params = {}
+    if loaded.guidance_rescale and loaded.kind != "ldm_text":  # the model asks for rescaled guidance (Lin et al.)
+        options["guidance_rescale"] = params["CFG rescale"] = loaded.guidance_rescale
     prompts, warnings = prompt_inputs(loaded.pipe, request.prompt, request.negative_prompt)
     warnings += size_warning((width, height), loaded.native_size)
     with context.monitor(request.num_inference_steps) as monitor:
@@ -34,4 +36,4 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
         else:
             images = loaded.pipe(num_images_per_prompt=request.batch_size, **prompts, **options).images
         monitor.finish()
-    return TaskOutput(images, (width, height), warnings=warnings)
+    return TaskOutput(images, (width, height), params=params, warnings=warnings)

@@ -26,7 +26,8 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
             sampling = sampling_controls("txt2img", limits, TextToImageRequest)
-            size = text_size_controls(limits)
+            native = getattr(runner.engine, "native_size", lambda task: None)("text2img")
+            size = text_size_controls(limits, native)
             cascade = cascade_controls("txt2img", limits, TextToImageRequest)
             generate, cancel = action_row("txt2img", "Generate")
         with gr.Column(scale=1):
