@@ -23,6 +23,7 @@ from PIL import Image
 from ldm_core.config import EngineConfig
 from ldm_core.engine import Engine
 from ldm_core.explorer.autoencoder import AutoencoderRequest, inspect_autoencoder
+from ldm_core.limits import Limits
 
 from ..data.dataset import HELDOUT_SEED_OFFSET, load_scenes
 
@@ -63,7 +64,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    config = EngineConfig(model_root=args.family, dtype=args.dtype, save_outputs=False, offline=True)
+    unbounded = Limits(max_request_seconds=24 * 3600)  # a check, not a shared server: no per-request work budget
+    config = EngineConfig(model_root=args.family, dtype=args.dtype, save_outputs=False, offline=True, limits=unbounded)
     engine = Engine(config)
     started = time.perf_counter()
     if args.check == "autoencoder":
