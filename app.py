@@ -103,6 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     models.add_argument(
         "--model-dir", type=Path, default=None, help="folder of the built-in family (default assets/builtin)"
     )
+    models.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path("models"),
+        help="folder of .safetensors checkpoints the page's checkpoint picker lists (default models/)",
+    )
     models.add_argument("--offline", action="store_true", help="never contact the model hub; use local files only")
     models.add_argument("--outputs", type=Path, default=Path("outputs"), help="where generated PNGs are saved")
     models.add_argument("--no-save", action="store_true", help="do not save generated images to --outputs")
@@ -129,6 +135,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         preset=args.preset,
         model_root=args.model_dir,
         sources=parse_sources(args.source),
+        models_dir=args.models_dir,
         device=args.device,
         dtype=args.dtype,
         offload=args.offload,
@@ -214,7 +221,7 @@ def print_credentials(login: tuple[str, str]) -> None:
 def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
     """gradio launch() keywords: loopback unless --listen; only the outputs folder is served as files, and with logins
     not even that: each user fetches only their own outputs, at /studio/outputs/ (ui.http_guard)."""
-    blocked = [path for path in (args.model_dir, args.auth_file) if path is not None]
+    blocked = [path for path in (args.model_dir, args.models_dir, args.auth_file) if path is not None]
     return {
         "server_name": "0.0.0.0" if args.listen else "127.0.0.1",
         "server_port": args.port,

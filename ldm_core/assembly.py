@@ -61,6 +61,7 @@ class LoadedTask:
     latent_channels: int
     vae_factor: int
     scheduler_config: Any  # the model's own schedule, the base of every per-request sampler
+    guidance_rescale: float = 0.0  # rescaled classifier-free guidance, when the model asks for it (0 = plain CFG)
 
     @property
     def denoiser(self) -> torch.nn.Module:
@@ -156,15 +157,22 @@ class Assembler:
         folder = str(Path(spec.source) / Path(unet_file).parent)
         unet = self.loader.pretrained(unet_class, folder, f"the built-in {task} model ({UNET_FOLDERS[task]}/)")
         vae, scheduler = base["vae"], base["scheduler"]
+        sampling = base["family"].get("sampling", {}).get(task, {})
+        if sampling.get("scheduler"):  # this UNet's own schedule (e.g. v-prediction, zero terminal SNR, trailing)
+            what = f"the built-in {task} model's scheduler ({sampling['scheduler']}/)"
+            root = self.preset.base or ""
+            scheduler = self.loader.pretrained(DDIMScheduler, root, what, sampling["scheduler"], weights=False)
         pipe = entry.family_pipeline(FamilyParts(unet, vae, scheduler, base["text_encoder"], base["tokenizer"]))
         factor = downsampling_factor(vae.config)
         image_size = int(base["family"].get("image_size", unet.config.sample_size * factor))
         # the semantic map is concatenated at latent size, so it must also divide by the UNet's own downsampling
         multiple = factor * downsampling_factor(unet.config) if task == "semantic" else 8
         native = image_size // factor if task == "upscale" else image_size
-        return LoadedTask(
-            task, "family", pipe, "builtin", native, multiple, vae.config.latent_channels, factor, scheduler.config
-        )
+        rescale = float(sampling.get("guidance_rescale", 0.0))
+        if rescale and task == "inpaint":
+            logger.warning("the inpainting pipeline has no rescaled guidance; the family's %s is not applied", rescale)
+        channels, schedule = vae.config.latent_channels, scheduler.config
+        return LoadedTask(task, "family", pipe, "builtin", native, multiple, channels, factor, schedule, rescale)
 
     # --- Stable Diffusion 1.5 and its add-ons --------------------------------------------------------------------
 

@@ -56,7 +56,8 @@ class Work:
     megapixels: float  # per image, at the size the denoiser works
     steps: float  # steps actually run (x strength where only part of the schedule runs)
     batch: int
-    size: tuple[int, int]  # for messages
+    size: tuple[int, int]  # for messages: the size a user chose (scaled with `megapixels` in the advice)
+    size_of: str = "size"  # what `size` is ("input" for the x4 upscaler)
 
 
 @dataclass
@@ -87,7 +88,8 @@ class WorkBudget:
         if estimate <= self.max_seconds:
             return estimate
         raise WorkBudgetError(
-            f"This {work.task} request ({work.size[0]}x{work.size[1]}, {work.steps:g} steps, batch {work.batch}) "
+            f"This {work.task} request ({work.size_of} {work.size[0]}x{work.size[1]}, {work.steps:g} steps, "
+            f"batch {work.batch}) "
             f"would take about {estimate:.0f} s on {self.device}; one request may take at most "
             f"{self.max_seconds:.0f} s. What fits: {self.what_fits(work)}."
         )
@@ -102,14 +104,14 @@ class WorkBudget:
         if 1 <= steps < work.steps:
             options.append(f"at most {steps} steps at this size and batch")
         if work.batch > 1:
-            single = self.seconds(Work(work.task, work.megapixels, work.steps, 1, work.size))
+            single = self.seconds(Work(work.task, work.megapixels, work.steps, 1, work.size, work.size_of))
             batch = math.floor(self.max_seconds / single) if single > 0 else 0
             if batch >= 1:
                 options.append(f"batch {batch} at these settings")
         scale = self._largest_scale(work)
         if scale < 1.0:
             width, height = (max(8, int(side * scale) // 8 * 8) for side in work.size)
-            options.append(f"about {width}x{height} at {work.steps:g} steps and batch {work.batch}")
+            options.append(f"{work.size_of} about {width}x{height} at {work.steps:g} steps and batch {work.batch}")
         return "; or ".join(options) if options else "a smaller size with fewer steps"
 
     def _largest_scale(self, work: Work) -> float:
@@ -117,7 +119,7 @@ class WorkBudget:
         low, high = 0.0, 1.0
         for _ in range(30):
             middle = (low + high) / 2
-            trial = Work(work.task, work.megapixels * middle * middle, work.steps, work.batch, work.size)
+            trial = Work(work.task, work.megapixels * middle * middle, work.steps, work.batch, work.size, work.size_of)
             low, high = (middle, high) if self.seconds(trial) <= self.max_seconds else (low, middle)
         return low
 

@@ -12,16 +12,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from .assembly import Assembler, LoadedTask
 from .budget import Work, WorkBudget
+from .checkpoints import HashCache, ModelChoice, find_choice, list_choices, sources_for
 from .config import EngineConfig
 from .errors import CancelledError, InvalidRequestError, ModelNotAvailableError, OutOfMemoryError, StudioError
 from .infotext import format_infotext
-from .loading import Loader
+from .loading import Loader, is_single_file
 from .memory import MemoryManager, resolve_runtime
 from .outputs import save_images
 from .presets import resolve_preset
@@ -59,11 +62,15 @@ class Engine:
         )
         self.memory = MemoryManager(self.runtime)
         apply_decoder_limit(self.config.limits)  # Pillow refuses decompression bombs past the limits' pixel count
-        self._assembler = Assembler(self.preset, Loader(self.runtime.dtype, self.config.offline, self.config.cache_dir))
+        self._loader = Loader(self.runtime.dtype, self.config.offline, self.config.cache_dir)
+        self._assembler = Assembler(self.preset, self._loader)
         self._loaded: dict[str, LoadedTask] = {}
         self._failures: dict[str, str] = {}
         self._lock = threading.RLock()
         self.budget = WorkBudget(float(self.config.limits.max_request_seconds), str(self.runtime.device))
+        self.hashes = HashCache()
+        self._model_hashes: dict[str, str] = {}  # task -> A1111 hash of its single-file source
+        self.selected_model = self._initial_model_name()
 
     # --- status --------------------------------------------------------------------------------------------------
 
@@ -87,6 +94,7 @@ class Engine:
 
     def describe(self) -> dict[str, Any]:
         return {
+            "model": self.selected_model,
             "preset": self.preset.name,
             "sources": {task: spec.source for task, spec in self.preset.tasks.items()},
             "loaded": sorted(self._loaded),
@@ -110,6 +118,9 @@ class Engine:
                     raise
                 self._failures.pop(task, None)
                 self._loaded[task] = loaded
+                source = self.preset.tasks[task].source
+                if is_single_file(source):
+                    self._model_hashes[task] = self.hashes.get(source)
             return self._loaded[task]
 
     @contextmanager
@@ -121,6 +132,47 @@ class Engine:
             self.memory.activate(loaded.pipe)
             with torch.inference_mode(), self.runtime.autocast_context():
                 yield loaded
+
+    # --- the checkpoint picker -----------------------------------------------------------------------------------
+
+    def model_choices(self) -> list[ModelChoice]:
+        """What the picker offers: builtin, every .safetensors in the models folder, the other presets."""
+        return list_choices(self.config.models_dir)
+
+    def select_model(self, name: str) -> dict[str, Any]:
+        """Switch to the picker's choice `name`, under the lock (waits for a running job): the file is checked
+        first (a wrong kind changes nothing), then every loaded pipeline is freed and the new model's first task
+        loads, so a failure shows at once. Returns `describe()`."""
+        choice = find_choice(name, self.config.models_dir)
+        with self._lock:
+            same_preset = self.preset.name == choice.preset
+            sources = sources_for(choice, self.config.sources if same_preset else None)
+            try:
+                preset = resolve_preset(choice.preset, self.config.model_root, sources)
+            except ValueError as error:
+                raise InvalidRequestError("model", name, str(error)) from error
+            self._loaded.clear()
+            self._failures.clear()
+            self._model_hashes.clear()
+            self._assembler = Assembler(preset, self._loader)  # drops the old components with the old assembler
+            self.memory.free()
+            self.budget = WorkBudget(self.budget.max_seconds, self.budget.device)  # costs measured on the old model
+            self.config = replace(self.config, preset=choice.preset, sources=sources)
+            self.preset, self.selected_model = preset, choice.name
+            logger.info("model: %s (preset %s, sources %s)", choice.name, preset.name, sources or "the preset's")
+            first = next(task for task in TASKS if task in preset.tasks)
+            self.load(first)
+            return self.describe()
+
+    def _initial_model_name(self) -> str:
+        """The picker's name for what the engine was started with: a models-folder file when text-to-image is one."""
+        source = (self.config.sources or {}).get("text2img", "")
+        if is_single_file(source):
+            for choice in list_choices(self.config.models_dir):
+                if choice.path is not None and choice.path.resolve() == Path(source).expanduser().resolve():
+                    return choice.name
+            return Path(source).name
+        return self.preset.name
 
     # --- running -------------------------------------------------------------------------------------------------
 
@@ -212,6 +264,7 @@ class Engine:
             "CFG scale": request.guidance_scale if output.uses_guidance else None,
             "Seed": seed,
             "Size": f"{output.size[0]}x{output.size[1]}",
+            "Model hash": self._model_hashes.get(task),
             "Model": loaded.model_name,
             "Task": task,
             **output.params,
@@ -240,8 +293,8 @@ def request_work(task: str, request: GenerationRequest, inputs: CheckedInputs, l
     elif inputs.image is not None:
         size = inputs.image.size
         steps *= max(float(getattr(request, "strength", 1.0)), 1.0 / max(steps, 1.0))
-        if task == "upscale":
-            size = (size[0] * 4, size[1] * 4)
+        if task == "upscale":  # the x4 output is what the denoiser and decoder work on; messages speak of the input
+            return Work(task, size[0] * size[1] * 16 / 1_000_000, steps, request.batch_size, size, "input")
     else:
         size = (native, native)
     return Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)

@@ -104,16 +104,22 @@ def parse_params(line: str) -> list[tuple[str, str]]:
     """
     pairs: list[tuple[str, str]] = []
     index, length = 0, len(line)
+    colon = comma = -1  # the next ':' and ',' at or after `index`, each found once per position (linear overall)
     while index < length:
         while index < length and line[index] == " ":
             index += 1
-        colon = line.find(":", index)
-        if colon <= index:
+        if colon < index:
+            colon = line.find(":", index)
+        if colon == -1:
             break
+        if comma < index:
+            comma = line.find(",", index)
+        if 0 <= comma < colon:  # no key before the next comma: skip that stretch
+            index = comma + 1
+            continue
         key = line[index:colon]
-        comma = line.find(",", index)
         if (
-            0 <= comma < colon
+            not key
             or not (key[0].isalnum() or key[0] == "_")
             or not all(ch.isalnum() or ch in _KEY_CHARS for ch in key)
         ):
@@ -133,7 +139,8 @@ def parse_params(line: str) -> list[tuple[str, str]]:
             comma = line.find(",", end)
             index = length if comma == -1 else comma + 1
         else:
-            comma = line.find(",", index)
+            if comma < index:
+                comma = line.find(",", index)
             end = length if comma == -1 else comma
             value = line[index:end]
             index = end + 1

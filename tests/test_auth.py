@@ -78,7 +78,8 @@ def test_launch_options_keep_loopback_limits_and_serve_only_outputs(tmp_path: Pa
     )
     assert options["server_name"] == "127.0.0.1" and options["show_error"] is False
     assert options["max_file_size"] == 2 * 1024 * 1024
-    assert options["allowed_paths"] == [str(tmp_path)] and options["blocked_paths"] == [str(tmp_path / "m")]
+    assert options["allowed_paths"] == [str(tmp_path)]
+    assert options["blocked_paths"] == [str(tmp_path / "m"), "models"]  # the family and the checkpoint folders
     assert app.launch_options(args("--no-save"), app.Access(None))["allowed_paths"] == []
 
 

@@ -21,8 +21,8 @@ def test_an_hours_long_request_is_refused_saying_what_fits():
     with pytest.raises(WorkBudgetError) as caught:
         budget.check(work(side=2048, steps=150, batch=8))
     message = str(caught.value)
-    assert "2048x2048" in message and "at most 60 s" in message and "What fits" in message
-    size = re.search(r"about (\d+)x(\d+) at 150 steps and batch 8", message)
+    assert "size 2048x2048" in message and "at most 60 s" in message and "What fits" in message
+    size = re.search(r"size about (\d+)x(\d+) at 150 steps and batch 8", message)
     assert size is not None
     side = int(size.group(1))
     assert budget.seconds(work(side=side, steps=150, batch=8)) <= 60  # the advice is true

@@ -15,6 +15,7 @@ from ldm_core.registry import TASKS
 from .cancellation import make_cancellable
 from .http_guard import install_http_guard
 from .inputs import name_input_errors
+from .picker import build_picker, wire_png_info_model
 from .queue_guard import guard_queue
 from .runner import EngineRunner
 from .send_to import wire_send_to
@@ -39,6 +40,7 @@ def status_markdown(engine: Any) -> str:
         return "Status unavailable: see the server log."
     fields = []
     keys = (
+        ("model", "model"),
         ("preset", "preset"),
         ("device", "device"),
         ("dtype", "dtype"),
@@ -71,6 +73,7 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     with gr.Blocks(title=title, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.")
         status = gr.Markdown("Reading the engine status…", elem_id="status-line")
+        picker = build_picker(engine, status, lambda: status_markdown(engine))
         with gr.Tabs(elem_id="tabs") as tabs:
             task_tabs = {}
             for spec in TASKS.values():  # one tab per registered task, built by the module the registry names
@@ -81,6 +84,7 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
             with gr.Tab("Inside the model", id="explorer", elem_id="tab-explorer"):
                 explorer.build(runner, limits)
         wire_send_to(tabs, task_tabs, png_info_tab)
+        wire_png_info_model(engine, picker, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
     name_input_errors(demo, limits)
     make_cancellable(demo, ENGINE_QUEUE["concurrency_id"])  # any cancel (button, queue, closed tab) stops the engine

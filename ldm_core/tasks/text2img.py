@@ -23,6 +23,9 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
         "guidance_scale": request.guidance_scale,
         "generator": context.generators(),
     }
+    params = {}
+    if loaded.guidance_rescale and loaded.kind != "ldm_text":  # the model asks for rescaled guidance (Lin et al.)
+        options["guidance_rescale"] = params["CFG rescale"] = loaded.guidance_rescale
     warnings = prompt_warnings(loaded.pipe, request.prompt) + prompt_warnings(
         loaded.pipe, request.negative_prompt, "negative prompt"
     )
@@ -39,4 +42,4 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
                 **options,
             ).images
         monitor.finish()
-    return TaskOutput(images, (width, height), warnings=warnings)
+    return TaskOutput(images, (width, height), params=params, warnings=warnings)
