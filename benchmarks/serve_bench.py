@@ -6,8 +6,9 @@ Each configuration is `python app.py` as users start it (CPU, built-in family, o
 free loopback port: first the in-process engine (torch's default threads), then `--serve ray --replicas N` (one torch
 thread per replica). After one warm-up request per tab, `--requests` gradio_client requests are submitted at once by
 the five users (a class), round-robin over the four generating tabs at their UI defaults; the wall time from the
-first submission to the last answer gives requests per minute. For reference, the in-process engine runs once more
-with one torch thread. Prints one markdown table (with the load average before and after each configuration).
+first submission to the last answer gives requests per minute. The in-process engine also runs with one torch
+thread (the baseline is the first in-process row). Prints one markdown table (with the load average before and
+after each configuration).
 """
 
 from __future__ import annotations
@@ -121,15 +122,17 @@ def burst(url: str, inputs: dict[str, Path], requests: int) -> dict[str, Any]:
         for index in range(requests)
     ]
     started = time.perf_counter()
-    jobs = []
+    jobs, finished_at = [], {}
     for index, client in enumerate(clients):
         task, kwargs = tab_request(index, inputs)
-        jobs.append((time.perf_counter(), client.submit(**kwargs, api_name=task)))
+        job = client.submit(**kwargs, api_name=task)
+        job.add_done_callback(lambda _, index=index: finished_at.setdefault(index, time.perf_counter()))
+        jobs.append((time.perf_counter(), job))
     latencies, failures = [], []
-    for submitted, job in jobs:
+    for index, (submitted, job) in enumerate(jobs):
         try:
             job.result(timeout=BURST_TIMEOUT_S)
-            latencies.append(time.perf_counter() - submitted)
+            latencies.append(finished_at.get(index, time.perf_counter()) - submitted)  # when it finished, not read
         except Exception as error:  # noqa: BLE001 (counted and printed)
             failures.append(f"{type(error).__name__}: {error}")
     wall = time.perf_counter() - started
@@ -147,18 +150,23 @@ def burst(url: str, inputs: dict[str, Path], requests: int) -> dict[str, Any]:
     }
 
 
-def run(replica_counts: list[int], requests: int) -> list[dict[str, Any]]:
+def run(replica_counts: list[int], requests: int, in_process: str = "both") -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as scratch:
         folder = Path(scratch)
         inputs = make_inputs(folder)
         ray = ["--serve", "ray", "--replicas"]
-        configurations = [("in-process engine, torch's default threads", [], {})]
+        configurations = []
+        if in_process in ("default", "both"):
+            configurations.append(("in-process engine, torch's default threads", [], {}))
+        if in_process in ("one", "both"):
+            configurations.append(
+                ("in-process engine, 1 torch thread (OMP_NUM_THREADS=1)", [], {"OMP_NUM_THREADS": "1"})
+            )
         configurations += [
             (f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread", [*ray, str(count)], {})
             for count in sorted(replica_counts, reverse=True)
         ]
-        configurations.append(("in-process engine, 1 torch thread (OMP_NUM_THREADS=1)", [], {"OMP_NUM_THREADS": "1"}))
         for index, (name, flags, env) in enumerate(configurations):
             log = folder / f"app-{index}.log"
             before = load_average()
@@ -194,10 +202,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20, help="requests submitted at once (default 20)")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2], help="replica counts to try (1 2)")
+    parser.add_argument(
+        "--in-process",
+        choices=["default", "one", "both"],
+        default="both",
+        help="the in-process engine with torch's default threads, one thread, or both (the first is the baseline)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per file the clients fetch
-    rows = run(args.replicas, args.requests)
+    rows = run(args.replicas, args.requests, args.in_process)
     print(f"\n{args.requests} requests at once over the four tabs (UI defaults), after one warm-up per tab:\n")
     print(table(rows))
 
