@@ -12,13 +12,20 @@ import gradio as gr
 from ldm_core.limits import Limits
 from ldm_core.registry import TASKS
 
+from .cancellation import make_cancellable
+from .http_guard import install_http_guard
 from .inputs import name_input_errors
 from .picker import build_picker, wire_png_info_model
+from .queue_guard import guard_queue
 from .runner import EngineRunner
 from .send_to import wire_send_to
-from .tabs import png_info
+from .tabs import explorer, png_info
+from .tabs.common import ENGINE_QUEUE
 
 logger = logging.getLogger(__name__)
+
+# gradio's upload and preview cache: every 10 minutes, files older than an hour go (all of it at each start)
+DELETE_CACHE = (600, 3600)
 
 TITLE = "Latent Diffusion Studio"
 
@@ -63,7 +70,7 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     """The studio's Blocks over `engine` (anything with `run`, `task_status`, `describe`)."""
     runner = EngineRunner(engine)
     limits = getattr(getattr(engine, "config", None), "limits", None) or Limits()
-    with gr.Blocks(title=title) as demo:
+    with gr.Blocks(title=title, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.")
         status = gr.Markdown("Reading the engine status…", elem_id="status-line")
         picker = build_picker(engine, status, lambda: status_markdown(engine))
@@ -74,8 +81,15 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                     task_tabs[spec.name] = importlib.import_module(spec.tab).build(runner, limits)
             with gr.Tab("PNG info", id="png_info", elem_id="tab-pnginfo"):
                 png_info_tab = png_info.build()
+            with gr.Tab("Inside the model", id="explorer", elem_id="tab-explorer"):
+                explorer.build(runner, limits)
         wire_send_to(tabs, task_tabs, png_info_tab)
         wire_png_info_model(engine, picker, png_info_tab)
         demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
     name_input_errors(demo, limits)
+    make_cancellable(demo, ENGINE_QUEUE["concurrency_id"])  # any cancel (button, queue, closed tab) stops the engine
+    guard_queue(demo, runner)  # per-user job cap; Cancel never refused; Cancel drops the session's queued jobs
+    config = getattr(engine, "config", None)
+    outputs = config.outputs_dir if getattr(config, "save_outputs", False) else None
+    install_http_guard(demo, outputs_dir=outputs)  # login throttling; outputs to their owner; early cancels
     return demo

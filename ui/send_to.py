@@ -7,6 +7,7 @@ parameter name), so a new task's tab takes part by naming its inputs alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
 
 from .tabs.common import TaskTab, selected_image
 from .tabs.png_info import PngInfoTab, lookup, normalized
+
+MAX_SENT_NUMBER = 2**32  # the largest value any studio control takes (the seed)
 
 
 def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab) -> None:
@@ -63,9 +66,12 @@ def _number(*names: str, cast=float):
     def convert(parameters: dict) -> Any:
         value = lookup(parameters, *names)
         try:
-            return None if value is None else cast(value)
-        except (TypeError, ValueError):
+            number = None if value is None else cast(value)
+        except (TypeError, ValueError, OverflowError):
             return None
+        if number is not None and not (math.isfinite(number) and abs(number) <= MAX_SENT_NUMBER):
+            return None  # a huge or infinite number from a crafted PNG is not sent to any control
+        return number
 
     return convert
 
@@ -94,9 +100,10 @@ def _size(index: int):
             parts = lookup(parameters, "size").lower().split("x")
             value = parts[index] if len(parts) == 2 else None
         try:
-            return None if value is None else int(value)
-        except ValueError:
+            number = None if value is None else int(value)
+        except (ValueError, OverflowError):
             return None
+        return number if number is None or 0 <= number <= MAX_SENT_NUMBER else None
 
     return convert
 

@@ -25,6 +25,8 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
             sampling = sampling_controls("txt2img", limits, TextToImageRequest)
+            native = getattr(runner.engine, "native_size", lambda task: None)("text2img")
+            native_info = "0: the model's native size" + (f" ({native} px)" if native else "")
             with gr.Row():
                 width, height = (
                     gr.Slider(
@@ -33,7 +35,7 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                         value=0,
                         step=SIZE_MULTIPLE,
                         label=side.title(),
-                        info="0: the model's native size",
+                        info=native_info,
                         elem_id=f"txt2img-{side}",
                     )
                     for side in ("width", "height")
