@@ -209,7 +209,7 @@ def test_text_to_image_sizes_cascade_and_emphasis(page: Page, screenshot_dir: Pa
     page.locator("#txt2img-prompt textarea").fill("a (snowy:1.3) mountain [range] at night")
     set_steps(page, "txt2img")
     page.locator("#txt2img-batch input[type=number]").fill("1")
-    page.locator("#txt2img-size").get_by_text("Custom").click()
+    page.locator("#txt2img-size").get_by_text("Custom", exact=True).click()
     expect(page.locator("#txt2img-width input")).to_be_visible()
     page.locator("#txt2img-width input").fill("96")
     page.locator("#txt2img-height input").fill("64")
@@ -222,7 +222,7 @@ def test_text_to_image_sizes_cascade_and_emphasis(page: Page, screenshot_dir: Pa
     expect(infotext).to_have_value(re.compile(r"^a \(snowy:1\.3\) mountain \[range\] at night\n"))
     expect(infotext).to_have_value(re.compile(r"Size: 96x64"))
     screenshot(page, screenshot_dir, "text2img_cascade")
-    page.locator("#txt2img-size").get_by_text("2× the model's size").click()
+    page.locator("#txt2img-size").get_by_text("2× the model's size", exact=True).click()
     expect(page.locator("#txt2img-width input")).not_to_be_visible()
 
 
@@ -231,7 +231,7 @@ def test_semantic_output_size(page: Page, screenshot_dir: Path):
     page.locator("#semantic-examples img").first.click()
     wait_for_map(page, "Loaded")
     set_steps(page, "semantic")
-    page.locator("#semantic-output-size").get_by_text("Model's size").click()
+    page.locator("#semantic-output-size").get_by_text("Model's size", exact=True).click()
     page.locator("#semantic-upscale-x4 input").uncheck()
     page.locator("#semantic-generate").click()
     expect(page.locator("#semantic-infotext textarea")).to_have_value(
@@ -239,7 +239,7 @@ def test_semantic_output_size(page: Page, screenshot_dir: Path):
     )
     expect_loaded_image(page, "#semantic-gallery img")
     screenshot(page, screenshot_dir, "semantic_output_size")
-    page.locator("#semantic-output-size").get_by_text("Map's own size").click()
+    page.locator("#semantic-output-size").get_by_text("Map's own size", exact=True).click()
     page.locator("#semantic-upscale-x4 input").check()
 
 
@@ -263,7 +263,7 @@ def test_send_to_image_to_image(page: Page, screenshot_dir: Path):
 def test_outpainting(page: Page, screenshot_dir: Path):
     open_tab(page, "Inpainting")
     page.locator("#inpaint-editor input[type=file]").set_input_files(str(EXAMPLES / "images" / "beach.png"))
-    page.locator("#inpaint-outpaint").get_by_text("Outpainting: extend the picture").click()
+    page.locator("#inpaint-outpaint").get_by_text("Outpainting: extend the picture", exact=True).click()
     page.locator("#inpaint-extend-right input[type=number]").fill("64")
     page.locator("#inpaint-extend-top input[type=number]").fill("32")
     set_steps(page, "inpaint")

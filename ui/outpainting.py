@@ -40,7 +40,11 @@ def outpaint_controls(limits: Limits) -> Inputs:
         with gr.Row():
             target_width, target_height = (
                 gr.Number(
-                    value=None, precision=0, label=f"…or to a target {side} (px)", elem_id=f"inpaint-target-{side}"
+                    value=0,
+                    precision=0,
+                    minimum=0,
+                    label=f"…or to a target {side} (px)",
+                    elem_id=f"inpaint-target-{side}",
                 )
                 for side in ("width", "height")
             )

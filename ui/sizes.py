@@ -58,11 +58,11 @@ def text_size_controls(limits: Limits, native: int | None = None) -> Inputs:
     with gr.Row(visible=False) as custom:
         width, height = (
             gr.Number(
-                value=None,
+                value=0,  # unset (an API caller may leave it out); shown only for Custom
                 precision=0,
-                minimum=MIN_SIZE,
+                minimum=0,
                 maximum=limits.max_size,
-                label=f"{side.title()} (px, a multiple of 8, up to {limits.max_size})",
+                label=f"{side.title()} (px, a multiple of 8, {MIN_SIZE} to {limits.max_size})",
                 elem_id=f"txt2img-{side}",
             )
             for side in ("width", "height")
@@ -70,7 +70,7 @@ def text_size_controls(limits: Limits, native: int | None = None) -> Inputs:
 
     def show_custom(choice: str):
         is_custom = choice == SIZE_CHOICES[2]
-        cleared = gr.update() if is_custom else None  # leaving Custom clears the numbers: they would win
+        cleared = gr.update() if is_custom else 0  # leaving Custom clears the numbers: they would win
         return gr.Row(visible=is_custom), cleared, cleared
 
     size.change(show_custom, [size], [custom, width, height], api_visibility="private", queue=False)
