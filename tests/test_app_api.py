@@ -53,7 +53,9 @@ def test_text2img_returns_a_batch_at_native_size_with_the_seed_used(client: Clie
 
 
 def test_text2img_honours_width_and_height(client: Client):
-    gallery, _, _ = client.predict(prompt="sky", steps=TINY_STEPS, seed=1, width=96, height=64, api_name="/text2img")
+    gallery, _, _ = client.predict(
+        prompt="sky", steps=TINY_STEPS, seed=1, width=96, height=64, upscale_x4=False, api_name="/text2img"
+    )
     assert _images(gallery)[0].size == (96, 64)
 
 
