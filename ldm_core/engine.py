@@ -28,6 +28,7 @@ from .schedulers import SAMPLERS, make_scheduler
 from .tasks import RECIPES
 from .tasks.common import RunContext, TaskOutput
 from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, check_request
+from .vocabulary import word_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,11 @@ class Engine:
             "samplers": list(SAMPLERS),
             **self.runtime.describe(),
         }
+
+    def prompt_vocabulary(self) -> list[str] | None:
+        """The words the text model knows when it has a fixed word list (the built-in family), else None."""
+        text = self.preset.tasks.get("text2img")
+        return word_vocabulary(text.source) if text is not None and text.kind == "family" else None
 
     # --- loading -------------------------------------------------------------------------------------------------
 
