@@ -2,62 +2,44 @@
 
 from __future__ import annotations
 
-import html
 import logging
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from .assets import studio_assets
 from .inputs import name_input_errors
 from .runner import EngineRunner
 from .send_to import wire_send_to
-from .tabs import inpaint, png_info, semantic, text2img, upscale
+from .status import status_html
+from .tabs import history, inpaint, png_info, semantic, text2img, upscale
+from .tabs.common import wire_cancel_api
 
 logger = logging.getLogger(__name__)
 
 TITLE = "Latent Diffusion Studio"
-TASK_LABELS = {
-    "text2img": "text-to-image",
-    "semantic": "semantic map",
-    "inpaint": "inpainting",
-    "upscale": "super-resolution ×4",
-}
 
 
-def status_markdown(engine: Any) -> str:
-    """One line: preset, device, memory mode, and which tasks can run (with the reason when one cannot)."""
-    try:
-        description = engine.describe()
-        tasks = engine.task_status()
-    except Exception:
-        logger.exception("Could not read the engine status")
-        return "Status unavailable: see the server log."
-    fields = []
-    for key, label in (("preset", "preset"), ("device", "device"), ("dtype", "dtype"), ("memory_mode", "memory")):
-        if description.get(key) not in (None, ""):
-            value = str(description[key]) + (
-                f" + {description['autocast']} autocast" if key == "dtype" and description.get("autocast") else ""
-            )
-            fields.append(f"{label}: **{html.escape(value)}**")
-    task_parts = []
-    for task, reason in tasks.items():
-        name = TASK_LABELS.get(task, task)
-        task_parts.append(
-            f"{name} ✓"
-            if reason is None
-            else f"{name} ✗ <span title='{html.escape(reason)}'>({html.escape(reason)})</span>"
-        )
-    lines = [" · ".join(fields), "tasks: " + ", ".join(task_parts)]
-    lines += [f"<small>note: {html.escape(str(notice))}</small>" for notice in description.get("notices") or []]
-    return "<br>".join(lines)
+def outputs_folder(engine: Any) -> Path | None:
+    """Where the engine saves results (None when it does not save: no history then)."""
+    config = getattr(engine, "config", None)
+    if config is None or not getattr(config, "save_outputs", False):
+        return None
+    return Path(config.outputs_dir)
 
 
 def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     """The studio's Blocks over `engine` (anything with `run`, `task_status`, `describe`)."""
     runner = EngineRunner(engine)
     with gr.Blocks(title=title) as demo:
-        gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, four tasks.")
-        status = gr.Markdown("Reading the engine status…", elem_id="status-line")
+        with gr.Row(elem_id="studio-header", equal_height=True):
+            gr.Markdown(
+                f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, four tasks.",
+                elem_id="studio-title",
+            )
+            status = gr.HTML("Reading the engine status…", elem_id="status-line", container=False, padding=False)
+        studio_assets()
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Text-to-image", id="text2img", elem_id="tab-text2img"):
                 text2img_tab = text2img.build(runner)
@@ -69,7 +51,11 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                 upscale_tab = upscale.build(runner)
             with gr.Tab("PNG info", id="png_info", elem_id="tab-pnginfo"):
                 png_info_tab = png_info.build()
-        wire_send_to(tabs, text2img_tab, semantic_tab, inpaint_tab, upscale_tab, png_info_tab)
-        demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
+            with gr.Tab("History", id="history", elem_id="tab-history") as history_page:
+                history_tab = history.build(outputs_folder(engine))
+        history_page.select(history_tab.show, [history_tab.search], history_tab.listing, api_visibility="private")
+        wire_send_to(tabs, text2img_tab, semantic_tab, inpaint_tab, upscale_tab, png_info_tab, history_tab)
+        wire_cancel_api(runner)
+        demo.load(lambda: status_html(engine), None, [status], api_name="status")
     name_input_errors(demo, getattr(getattr(engine, "config", None), "limits", None))
     return demo

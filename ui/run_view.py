@@ -32,7 +32,9 @@ class RunView:
 
 def run_view(prefix: str) -> RunView:
     """The progress line (placed where this is called, under the Generate button) and the remembered result."""
-    progress = gr.HTML(IDLE, elem_id=f"{prefix}-progress", container=False, padding=False)
+    progress = gr.HTML(
+        IDLE, elem_id=f"{prefix}-progress", elem_classes="studio-progress-box", container=False, padding=False
+    )
     return RunView(progress, gr.State(None))
 
 
@@ -72,6 +74,7 @@ def browser_handler(handler: Callable, empty: Sequence[Any]) -> Callable:
     parameters = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in [*names, "shown"]]
     parameters.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request))
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {"request": gr.Request}  # gradio finds what to inject through the type hints
     run.__name__ = f"{handler.__name__}_in_browser"
     return run
 

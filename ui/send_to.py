@@ -1,4 +1,4 @@
-"""Cross-tab buttons: generated images to inpainting / super-resolution, PNG-info parameters back to their tab."""
+"""Cross-tab buttons: a result to inpainting or super-resolution, a PNG (PNG info, history) to any tab."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from typing import Any
 
 import gradio as gr
 
+from ldm_core.infotext import parse_infotext
 from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
 
 from .tabs.common import selected_image
+from .tabs.history import HistoryTab
+from .tabs.history import chosen as history_entry
 from .tabs.inpaint import InpaintTab
 from .tabs.png_info import PngInfoTab, lookup, normalized
 from .tabs.semantic import SemanticTab
@@ -23,40 +26,75 @@ def wire_send_to(
     inpaint: InpaintTab,
     upscale: UpscaleTab,
     png_info: PngInfoTab,
+    history: HistoryTab,
 ) -> None:
-    def to_inpaint(gallery, selected):
-        return selected_image(gallery, selected), gr.Tabs(selected="inpaint")
-
-    def to_upscale(gallery, selected):
-        return selected_image(gallery, selected), gr.Tabs(selected="upscale")
-
-    for source in (text2img, semantic):
-        panel = source.result
-        source.send_to_inpaint.click(
-            to_inpaint, [panel.gallery, panel.selected], [inpaint.editor, tabs], api_visibility="private"
-        )
-    for source in (text2img, semantic, inpaint):
-        panel = source.result
-        source.send_to_upscale.click(
-            to_upscale, [panel.gallery, panel.selected], [upscale.image, tabs], api_visibility="private"
-        )
-
+    """Result -> inpainting / super-resolution (image and prompt), PNG info and history -> any tab (image, prompt and
+    settings)."""
     targets = _parameter_targets(text2img, semantic, inpaint, upscale)
-    outputs = [tabs, *{id(c): c for fields in targets.values() for c, _ in fields}.values()]
+    panels = {"text2img": text2img.result, "semantic": semantic.result, "inpaint": inpaint.result}
+    images = {"inpaint": inpaint.editor, "upscale": upscale.image, "png_info": png_info.image}
+    outputs = _unique(
+        [tabs]
+        + [c for fields in targets.values() for c, _ in fields]
+        + [c for panel in panels.values() for c in (panel.gallery, panel.seed_used, panel.infotext, panel.infotexts)]
+        + list(images.values())
+    )
 
-    def send_parameters(parsed: dict | None) -> dict:
-        parameters = normalized(parsed or {})
-        task = lookup(parameters, "task")
-        if task not in targets:
-            raise gr.Error("These parameters name no studio task; nothing to send.", print_exception=False)
-        updates: dict[Any, Any] = {tabs: gr.Tabs(selected=task)}
-        for component, convert in targets[task]:
+    def send(target: str, image: str | None, infotext: str | None) -> dict:
+        """Everything `target` can take from one saved image: its settings, the image itself, and, when the image
+        was made by that tab, the image in its result panel (seed and parameters beside it)."""
+        parameters = normalized(parse_infotext(infotext)) if infotext else {}
+        updates: dict[Any, Any] = {tabs: gr.Tabs(selected=target)}
+        for component, convert in targets.get(target, []):
             value = convert(parameters)
             if value is not None:
                 updates[component] = value
+        if image is not None and target in images:
+            updates[images[target]] = image
+        panel = panels.get(target)
+        if image is not None and panel is not None and lookup(parameters, "task") == target:
+            updates[panel.gallery] = [image]
+            updates[panel.infotext] = infotext or ""
+            updates[panel.infotexts] = [infotext or ""]
+            seed = _number("seed", cast=int)(parameters)
+            updates[panel.seed_used] = seed
         return updates
 
-    png_info.send.click(send_parameters, [png_info.parsed], outputs, api_visibility="private")
+    for source, panel in panels.items():
+        tab = {"text2img": text2img, "semantic": semantic, "inpaint": inpaint}[source]
+        for target, button in (("inpaint", getattr(tab, "send_to_inpaint", None)), ("upscale", tab.send_to_upscale)):
+            if button is None:
+                continue
+
+            def from_gallery(gallery, selected, texts, target=target):
+                index = selected if isinstance(selected, int) and 0 <= selected < len(texts or []) else 0
+                text = texts[index] if texts and index < len(texts) else None
+                return send(target, selected_image(gallery, selected), text)
+
+            button.click(
+                from_gallery, [panel.gallery, panel.selected, panel.infotexts], outputs, api_visibility="private"
+            )
+
+    def from_png_info(image: str | None, raw: str | None) -> dict:
+        parameters = normalized(parse_infotext(raw)) if raw else {}
+        task = lookup(parameters, "task")
+        if task not in targets:
+            raise gr.Error("These parameters name no studio task; nothing to send.", print_exception=False)
+        return send(task, image, raw)
+
+    png_info.send.click(from_png_info, [png_info.image, png_info.raw], outputs, api_visibility="private")
+
+    for target, button in history.send.items():
+
+        def from_history(found, index, target=target):
+            entry = history_entry(found, index)
+            return send(target, entry["path"], entry["infotext"])
+
+        button.click(from_history, [history.entries, history.selected], outputs, api_visibility="private")
+
+
+def _unique(components: list[Any]) -> list[Any]:
+    return list({id(c): c for c in components}.values())
 
 
 def _number(*names: str, cast=float):

@@ -32,15 +32,15 @@
     "keydown",
     (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        const button = firstVisible("button.studio-generate");
+        const button = firstVisible("button.studio-generate, .studio-generate button");
         if (button && !button.disabled) {
           event.preventDefault();
           event.stopPropagation();
           button.click();
         }
       } else if (event.key === "Escape") {
-        const running = firstVisible('.studio-progress[data-state="running"]');
-        const cancel = running && firstVisible("button.studio-cancel");
+        const running = firstVisible('.studio-progress[data-state="running"], .studio-progress[data-state="queued"]');
+        const cancel = running && firstVisible("button.studio-cancel, .studio-cancel button");
         if (cancel) {
           event.preventDefault();
           cancel.click();

@@ -20,8 +20,10 @@ from ..controls import (
     strength_slider,
 )
 from ..editor import editor_background, editor_mask
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, action_row, wire_cancel, wire_reuse_seed
+from ..words import placeholder, prompt_vocabulary, words_html
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, action_row, send_to_row, wire_reuse_seed
 
 MASK_BRUSH = ("#ff2bd6", 0.7)  # any colour works: the mask is wherever the layer has alpha > 0
 
@@ -38,6 +40,7 @@ class InpaintTab:
     strength: gr.Slider
     sampling: SamplingControls
     result: ResultPanel
+    send_to_inpaint: gr.Button
     send_to_upscale: gr.Button
 
 
@@ -53,15 +56,21 @@ def build(runner: EngineRunner) -> InpaintTab:
                 transforms=(),
                 format="png",
                 label="Image: upload, then paint over the area to repaint",
+                height=330,
                 elem_id="inpaint-editor",
             )
+            words = prompt_vocabulary(runner.engine)
             prompt = gr.Textbox(
                 value="",
-                label="Prompt",
-                lines=2,
-                placeholder="what the masked area should show",
+                label="Prompt: what the painted area should show",
+                lines=1,
+                placeholder=placeholder(words),
                 elem_id="inpaint-prompt",
             )
+            generate, cancel = action_row("inpaint", "Inpaint")
+            view = run_view("inpaint")
+            if words:
+                gr.HTML(words_html("inpaint-prompt", words), elem_id="inpaint-words")
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="inpaint-negative")
             with gr.Row():
                 strength = strength_slider("inpaint", InpaintRequest, "1 repaints from pure noise")
@@ -93,10 +102,9 @@ def build(runner: EngineRunner) -> InpaintTab:
                     elem_id="inpaint-padding",
                 )
             sampling = sampling_controls("inpaint", InpaintRequest)
-            generate, cancel = action_row("inpaint", "Inpaint")
         with gr.Column(scale=1):
             result = result_panel("inpaint")
-            send_to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id="inpaint-to-upscale")
+            send_to_inpaint, send_to_upscale = send_to_row("inpaint")
 
     def inpaint(
         image_and_mask: dict | None,
@@ -146,8 +154,8 @@ def build(runner: EngineRunner) -> InpaintTab:
         padding,
         *sampling.components(),
     ]
-    run = generate.click(inpaint, inputs, gallery_outputs(result), api_name="inpaint", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner, [run])
+    outputs = gallery_outputs(result)
+    wire_run(generate, cancel, runner, inpaint, inputs, outputs, view, "inpaint", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
     return InpaintTab(
         editor,
@@ -160,5 +168,6 @@ def build(runner: EngineRunner) -> InpaintTab:
         strength,
         sampling,
         result,
+        send_to_inpaint,
         send_to_upscale,
     )

@@ -20,13 +20,15 @@ from ..controls import (
     sampling_controls,
     sampling_kwargs,
 )
-from ..editor import editor_composite, filled_canvas, palette_hex, palette_swatches_html
+from ..editor import editor_composite, filled_canvas, palette_hex, palette_legend_html
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, action_row, send_to_row, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, action_row, send_to_row, wire_reuse_seed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
 CANVAS_SIZE = (256, 256)
 FILL_CLASS = "sky"  # what unpainted (or erased) canvas means
+BRUSH_SIZE = 16
 
 
 @dataclass
@@ -44,22 +46,25 @@ def build(runner: EngineRunner) -> SemanticTab:
     colors = palette_hex()
     with gr.Row():
         with gr.Column(scale=1):
-            gr.HTML(palette_swatches_html())
+            gr.HTML(palette_legend_html("semantic-editor", BRUSH_SIZE), elem_id="semantic-legend")
             editor = gr.ImageEditor(
                 value=filled_canvas(CANVAS_SIZE, FILL_CLASS),
                 type="pil",
                 image_mode="RGBA",
                 sources=("upload", "clipboard"),
                 brush=gr.Brush(
-                    colors=colors, default_color=colors[CLASS_ID["tree"]], color_mode="fixed", default_size=16
+                    colors=colors, default_color=colors[CLASS_ID["tree"]], color_mode="fixed", default_size=BRUSH_SIZE
                 ),
                 layers=False,
                 canvas_size=CANVAS_SIZE,
                 transforms=(),
                 format="png",
-                label="Semantic map: paint with the class colours, or upload an ADE20K colour map",
+                label="Semantic map: pick a class above, paint; or upload an ADE20K colour map",
+                height=330,
                 elem_id="semantic-editor",
             )
+            generate, cancel = action_row("semantic", "Generate")
+            view = run_view("semantic")
             with gr.Row():
                 upload = gr.UploadButton(
                     "Upload a colour map", file_types=["image"], size="sm", elem_id="semantic-upload"
@@ -76,7 +81,6 @@ def build(runner: EngineRunner) -> SemanticTab:
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="semantic-negative")
             sampling = sampling_controls("semantic", SemanticMapRequest)
-            generate, cancel = action_row("semantic", "Generate")
         with gr.Column(scale=1):
             result = result_panel("semantic")
             send_to_inpaint, send_to_upscale = send_to_row("semantic")
@@ -131,8 +135,9 @@ def build(runner: EngineRunner) -> SemanticTab:
             )
     upload.upload(load_map, [upload], [editor, source], api_visibility="private")
     blank.click(blank_canvas, None, [editor, source], api_visibility="private")
+    editor.clear(blank_canvas, None, [editor, source], api_visibility="private")  # the trash icon: back to sky
     inputs = [editor, prompt, negative_prompt, *sampling.components()]
-    run = generate.click(semantic, inputs, gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner, [run])
+    outputs = gallery_outputs(result)
+    wire_run(generate, cancel, runner, semantic, inputs, outputs, view, "semantic", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
     return SemanticTab(editor, prompt, negative_prompt, sampling, result, send_to_inpaint, send_to_upscale)

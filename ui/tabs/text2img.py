@@ -17,8 +17,10 @@ from ..controls import (
     sampling_controls,
     sampling_kwargs,
 )
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, action_row, send_to_row, wire_cancel, wire_reuse_seed
+from ..words import placeholder, prompt_vocabulary, words_html
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, action_row, send_to_row, wire_reuse_seed
 
 
 @dataclass
@@ -36,13 +38,18 @@ class Text2ImgTab:
 def build(runner: EngineRunner) -> Text2ImgTab:
     with gr.Row():
         with gr.Column(scale=1):
+            words = prompt_vocabulary(runner.engine)
             prompt = gr.Textbox(
                 value="",
                 label="Prompt",
                 lines=2,
-                placeholder="a green valley with a river, photo",
+                placeholder=placeholder(words),
                 elem_id="txt2img-prompt",
             )
+            generate, cancel = action_row("txt2img", "Generate")
+            view = run_view("txt2img")
+            if words:
+                gr.HTML(words_html("txt2img-prompt", words), elem_id="txt2img-words")
             negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
             sampling = sampling_controls("txt2img", TextToImageRequest)
             with gr.Row():
@@ -58,7 +65,6 @@ def build(runner: EngineRunner) -> Text2ImgTab:
                     info="0: the model's native size",
                     elem_id="txt2img-height",
                 )
-            generate, cancel = action_row("txt2img", "Generate")
         with gr.Column(scale=1):
             result = result_panel("txt2img")
             send_to_inpaint, send_to_upscale = send_to_row("txt2img")
@@ -86,8 +92,7 @@ def build(runner: EngineRunner) -> Text2ImgTab:
         yield from gallery_stream(runner, generation, session_of(request), progress)
 
     inputs = [prompt, negative_prompt, *sampling.components(), width, height]
-    run = generate.click(text2img, inputs, gallery_outputs(result), api_name="text2img", **ENGINE_QUEUE)
-    submitted = prompt.submit(text2img, inputs, gallery_outputs(result), api_visibility="private", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner, [run, submitted], "cancel")
+    outputs = gallery_outputs(result)
+    wire_run(generate, cancel, runner, text2img, inputs, outputs, view, "text2img", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
     return Text2ImgTab(prompt, negative_prompt, sampling, width, height, result, send_to_inpaint, send_to_upscale)

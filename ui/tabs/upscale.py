@@ -11,8 +11,9 @@ from ldm_core.infotext import PNG_KEY
 from ldm_core.requests import UpscaleRequest
 
 from ..controls import SamplingControls, request_default, sampling_controls, sampling_kwargs, strength_slider
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, action_row, wire_cancel
+from .common import ENGINE_QUEUE, action_row
 
 SCALE = 4
 
@@ -39,8 +40,11 @@ def build(runner: EngineRunner) -> UpscaleTab:
                 sources=("upload", "clipboard"),
                 format="png",
                 label="Low-resolution image",
+                height=330,
                 elem_id="upscale-input",
             )
+            generate, cancel = action_row("upscale", "Upscale ×4")
+            view = run_view("upscale")
             sampling = sampling_controls("upscale", UpscaleRequest, guidance=False, batch=False)
             with gr.Row():
                 tile_size = gr.Slider(
@@ -73,7 +77,6 @@ def build(runner: EngineRunner) -> UpscaleTab:
                     info="Low frequencies from the input, detail from the model",
                     elem_id="upscale-back-project",
                 )
-            generate, cancel = action_row("upscale", "Upscale ×4")
         with gr.Column(scale=1):
             comparison = gr.ImageSlider(
                 label="Before (bicubic ×4) / after (LDM ×4)",
@@ -115,6 +118,6 @@ def build(runner: EngineRunner) -> UpscaleTab:
         return (before, upscaled), result.seed, text
 
     inputs = [image, *sampling.components(), tile_size, tile_overlap, strength, back_project]
-    run = generate.click(upscale, inputs, [comparison, seed_used, infotext], api_name="upscale", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner, [run])
+    outputs = [comparison, seed_used, infotext]
+    wire_run(generate, cancel, runner, upscale, inputs, outputs, view, "upscale", (None, None, ""), ENGINE_QUEUE)
     return UpscaleTab(image, sampling, tile_size, tile_overlap, strength, back_project, comparison, seed_used, infotext)
