@@ -59,9 +59,10 @@
     return labels;
   };
   const closePopups = (editor) => {
-    // Clicking the Brush tool closes the colour and size popups and keeps the brush active.
-    const brush = editor.querySelector('button[aria-label="Brush"]');
-    if (brush && (editor.querySelector(".swatch-container") || editor.querySelector(".size_picker"))) brush.click();
+    // The editor closes its colour and size popups on a mousedown outside them (the brush stays active).
+    if (editor.querySelector(".swatch-container") || editor.querySelector(".size_picker")) {
+      document.body.dispatchEvent(new MouseEvent("mousedown", { bubbles: true, view: window }));
+    }
   };
   const markChosen = (editorId, hex) => {
     document.querySelectorAll(`.studio-legend[data-editor="${editorId}"] [data-color]`).forEach((chip) => {
@@ -77,10 +78,7 @@
     const swatches = await waitFor(() => editor.querySelector(".swatch-container"));
     if (!swatches) return;
     const swatch = [...swatches.querySelectorAll("button.color")].find((b) => b.style.backgroundColor === toRgb(hex));
-    if (swatch) swatch.click();
-    await nextFrame();
-    closePopups(editor);
-    markChosen(editorId, hex);
+    if (swatch) swatch.click(); // the capture listener below closes the popup and marks the legend
   }
   async function setBrushSize(editorId, size) {
     const editor = document.getElementById(editorId);
@@ -140,18 +138,23 @@
       appendWord(word.closest(".studio-words").dataset.target, word.dataset.word);
       return;
     }
-    const swatch = event.target.closest(".swatch-container button.color");
-    if (swatch) {
-      const editor = swatch.closest(".studio-editor, [id$='-editor']");
-      if (editor) {
-        const hex = "#" + swatch.style.backgroundColor.match(/\d+/g).map((v) => (+v).toString(16).padStart(2, "0")).join("");
-        setTimeout(() => {
-          closePopups(editor);
-          markChosen(editor.id, hex);
-        }, 0);
-      }
-    }
   });
+  // The editor's swatches stop the click from bubbling: listen in the capture phase, act after the editor did.
+  document.addEventListener(
+    "click",
+    (event) => {
+      const swatch = event.target.closest(".swatch-container button.color");
+      const editor = swatch && swatch.closest("[id$='-editor']");
+      if (!editor) return;
+      const rgb = swatch.style.backgroundColor.match(/\d+/g) || [];
+      const hex = "#" + rgb.map((v) => (+v).toString(16).padStart(2, "0")).join("");
+      setTimeout(() => {
+        closePopups(editor);
+        markChosen(editor.id, hex);
+      }, 0);
+    },
+    true,
+  );
   document.addEventListener("change", (event) => {
     const size = event.target.closest(".studio-brush-size input");
     if (size) setBrushSize(size.closest(".studio-brush-size").dataset.editor, size.value);
