@@ -72,7 +72,7 @@ def find(outputs_dir: Path, user: str | None, query: str) -> list[dict[str, str]
 
 
 def build(outputs_dir: Path | None) -> HistoryTab:
-    with gr.Row(equal_height=True):
+    with gr.Row():
         search = gr.Textbox(
             label="Search prompts",
             placeholder="words from the prompt, e.g. lake",
