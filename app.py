@@ -16,6 +16,7 @@ from ldm_core import Engine, EngineConfig
 from ldm_core.errors import StudioError
 from ldm_core.limits import Limits
 from ldm_core.presets import PRESETS
+from ldm_serve.options import add_serve_arguments, serve_options
 from ui import build_demo
 
 logger = logging.getLogger("app")
@@ -61,7 +62,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="ask for a login on loopback too (a password is generated when --auth gives none)",
     )
     serve.add_argument(
-        "--concurrency", type=positive_int, default=1, help="jobs running at once on the device (default 1)"
+        "--concurrency",
+        type=positive_int,
+        default=None,
+        help="jobs running at once (default 1; with --serve ray, the number of replicas)",
     )
     serve.add_argument(
         "--max-queue",
@@ -113,6 +117,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     memory.add_argument("--attention-slicing", action="store_true", help="compute attention in slices (less memory)")
     memory.add_argument("--vae-tiling", action="store_true", help="decode large images tile by tile")
     memory.add_argument("--vae-slicing", action="store_true", help="decode a batch one image at a time")
+    add_serve_arguments(parser)
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     return parser.parse_args(argv)
 
@@ -223,7 +228,8 @@ def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
 def launch(demo: gr.Blocks, args: argparse.Namespace) -> None:
     """Serve; when --share cannot open its tunnel, say so plainly and keep serving locally."""
     access = resolve_access(args)
-    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.max_queue)
+    replicas = (args.replicas or 1) if args.serve == "ray" else 1
+    demo.queue(default_concurrency_limit=args.concurrency or replicas, max_size=args.max_queue)
     _, local_url, share_url = demo.launch(**launch_options(args, access))
     if access.generated:
         print_credentials(access.generated)
@@ -246,8 +252,17 @@ if __name__ == "__main__":
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        engine = Engine(engine_config(arguments))
+        remote = serve_options(arguments)  # --serve ray: engine replicas on Ray Serve (imported only then)
+        if remote is None:
+            engine = Engine(engine_config(arguments))
+        else:
+            from ldm_serve.cluster import start_replicas
+
+            engine = start_replicas(engine_config(arguments), remote)
     except StudioError as error:  # a bad --preset/--source/--device/...: say which, no traceback
         raise SystemExit(f"Cannot start: {error}") from None
-    demo = build_demo(engine)
-    launch(demo, arguments)
+    try:
+        demo = build_demo(engine)
+        launch(demo, arguments)
+    finally:
+        getattr(engine, "close", lambda: None)()  # replicas stop with the app

@@ -141,6 +141,16 @@ def time_calls(call: Callable[[], Any], repeats: int, warmup: int = 1) -> tuple[
     return timing, result
 
 
+def recorded_path(path: Path | str) -> str:
+    """How a record names a path: relative to the repository, or only its name (tagged) when it lies outside, so that
+    no record carries the layout of the machine it ran on."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return f"<outside the repository>/{path.name}"
+
+
 # --- the family under test ------------------------------------------------------------------------------------------
 
 
@@ -153,7 +163,7 @@ class FamilyInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "path": str(self.path),
+            "path": recorded_path(self.path),
             "random_weights": self.random_weights,
             "built_now": self.built_now,
             "note": self.note,
@@ -172,8 +182,8 @@ def resolve_family(requested: Path, scratch: Path) -> FamilyInfo:
         return FamilyInfo(requested.resolve(), random_weights, False, f"{note}; size {metadata.get('size', 'full')}")
     path = build_random_family(scratch / "tiny_family", size="tiny", seed=0)
     note = (
-        f"NO FAMILY AT {requested}: built a TINY RANDOM family at {path}; these numbers measure the engine's "
-        "overhead on toy models, not the built-in family's speed"
+        f"NO FAMILY AT {recorded_path(requested)}: built a TINY RANDOM family at {recorded_path(path)}; "
+        "these numbers measure the engine's overhead on toy models, not the built-in family's speed"
     )
     logger.warning(note)
     return FamilyInfo(path, True, True, note)

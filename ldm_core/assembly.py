@@ -30,14 +30,14 @@ from transformers import AutoTokenizer, CLIPTextModel
 
 from .errors import ModelNotAvailableError
 from .family import FAMILY_FILE, UNET_FOLDERS
-from .loading import Loader, is_local, is_single_file, missing_files
-from .pipelines.inpaint_layout import SD_INPAINT_CHANNELS, InpaintLayoutUNet, LatentInpaintPipeline
-from .pipelines.semantic_map import LDMSemanticMapPipeline
+from .loading import Loader, is_single_file, missing_files, model_name
 from .pipelines.super_resolution import OffloadableSuperResolutionPipeline
 from .presets import ResolvedPreset, TaskSource
+from .registry import TASKS
+from .spaces import downsampling_factor
+from .tasks.common import NO_SAFETY, FamilyParts
 
 logger = logging.getLogger(__name__)
-NO_SAFETY = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 FAMILY_BASE_FILES = (
     "vae/config.json",
     "tokenizer/tokenizer_config.json",
@@ -138,26 +138,18 @@ class Assembler:
 
     def _build_family(self, task: str, spec: TaskSource) -> LoadedTask:
         base = self._family_base()
-        unet_class = UNet2DConditionModel if task in ("text2img", "inpaint") else UNet2DModel
+        entry = TASKS[task]
+        assert entry.family_pipeline is not None  # the builtin preset lists only the family's tasks
+        unet_class = UNet2DConditionModel if entry.text_conditioned else UNet2DModel
         unet_file = _family_unet_file(spec, task)
         folder = str(Path(spec.source) / Path(unet_file).parent)
         unet = self.loader.pretrained(unet_class, folder, f"the built-in {task} model ({UNET_FOLDERS[task]}/)")
         vae, scheduler = base["vae"], base["scheduler"]
-        text = {"text_encoder": base["text_encoder"], "tokenizer": base["tokenizer"]}
-        if task == "text2img":
-            pipe = StableDiffusionPipeline(vae=vae, unet=unet, scheduler=scheduler, **text, **NO_SAFETY)
-        elif task == "inpaint" and unet.config.in_channels == SD_INPAINT_CHANNELS:
-            pipe = StableDiffusionInpaintPipeline(vae=vae, unet=unet, scheduler=scheduler, **text, **NO_SAFETY)
-        elif task == "inpaint":
-            layout = InpaintLayoutUNet(unet)
-            pipe = LatentInpaintPipeline(vae=vae, unet=layout, scheduler=scheduler, **text, **NO_SAFETY)
-        elif task == "semantic":
-            pipe = LDMSemanticMapPipeline(vae=vae, unet=unet, scheduler=scheduler)
-        else:
-            pipe = OffloadableSuperResolutionPipeline(vqvae=vae, unet=unet, scheduler=scheduler)
-        factor = 2 ** (len(vae.config.block_out_channels) - 1)
+        pipe = entry.family_pipeline(FamilyParts(unet, vae, scheduler, base["text_encoder"], base["tokenizer"]))
+        factor = downsampling_factor(vae.config)
         image_size = int(base["family"].get("image_size", unet.config.sample_size * factor))
-        multiple = {"semantic": factor * 2 ** (len(unet.config.block_out_channels) - 1), "upscale": 8}.get(task, 8)
+        # the semantic map is concatenated at latent size, so it must also divide by the UNet's own downsampling
+        multiple = factor * downsampling_factor(unet.config) if task == "semantic" else 8
         native = image_size // factor if task == "upscale" else image_size
         return LoadedTask(
             task, "family", pipe, "builtin", native, multiple, vae.config.latent_channels, factor, scheduler.config
@@ -180,7 +172,7 @@ class Assembler:
     def _sd_task(self, task: str, kind: str, pipe: DiffusionPipeline, source: str) -> LoadedTask:
         factor = pipe.vae_scale_factor
         native = pipe.unet.config.sample_size * factor
-        name = Path(source).stem if is_local(source) else source.split("/")[-1]
+        name = model_name(source)
         latent_channels = pipe.vae.config.latent_channels
         return LoadedTask(task, kind, pipe, name, native, 8, latent_channels, factor, pipe.scheduler.config)
 
@@ -213,16 +205,16 @@ class Assembler:
 
     def _build_ldm_text(self, task: str, spec: TaskSource) -> LoadedTask:
         pipe = self.loader.pretrained(LDMTextToImagePipeline, spec.source, f"LDM text-to-image model {spec.source}")
-        factor = 2 ** (len(pipe.vqvae.config.block_out_channels) - 1)
-        name = Path(spec.source).name if is_local(spec.source) else spec.source.split("/")[-1]
+        factor = downsampling_factor(pipe.vqvae.config)
+        name = model_name(spec.source)
         native = pipe.unet.config.sample_size * factor
         channels = pipe.unet.config.in_channels
         return LoadedTask(task, "ldm_text", pipe, name, native, 8, channels, factor, pipe.scheduler.config)
 
     def _build_ldm_superres(self, task: str, spec: TaskSource) -> LoadedTask:
         pipe = self.loader.pretrained(OffloadableSuperResolutionPipeline, spec.source, f"LDM upscaler {spec.source}")
-        factor = 2 ** (len(pipe.vqvae.config.block_out_channels) - 1)
-        name = Path(spec.source).name if is_local(spec.source) else spec.source.split("/")[-1]
+        factor = downsampling_factor(pipe.vqvae.config)
+        name = model_name(spec.source)
         channels = pipe.unet.config.in_channels // 2
         tile = int(pipe.unet.config.sample_size or 128)
         return LoadedTask(task, "ldm_superres", pipe, name, tile, 8, channels, factor, pipe.scheduler.config)

@@ -20,15 +20,14 @@ from .errors import InvalidRequestError, ModelNotAvailableError, OutOfMemoryErro
 from .infotext import format_infotext
 from .loading import Loader
 from .memory import MemoryManager, resolve_runtime
-from .outputs import output_folder, save_png
-from .presets import TASKS, resolve_preset
+from .outputs import save_images
+from .presets import resolve_preset
 from .progress import ProgressCallback
+from .registry import TASKS, task_for
 from .requests import GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
-from .tasks import RECIPES
 from .tasks.common import RunContext, TaskOutput
-from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, check_request
-from .vocabulary import word_vocabulary
+from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, batch_seeds, check_request
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +84,6 @@ class Engine:
             **self.runtime.describe(),
         }
 
-    def prompt_vocabulary(self) -> list[str] | None:
-        """The words the text model knows when it has a fixed word list (the built-in family), else None."""
-        text = self.preset.tasks.get("text2img")
-        return word_vocabulary(text.source) if text is not None and text.kind == "family" else None
-
     # --- loading -------------------------------------------------------------------------------------------------
 
     def load(self, task: str) -> LoadedTask:
@@ -122,14 +116,12 @@ class Engine:
         `result.seed` is the first. Progress events arrive once per denoising step (with a latent preview) and once at
         the end; setting `cancel` stops the run before its next step with CancelledError, and nothing is saved.
         """
-        if type(request) not in RECIPES:
-            raise InvalidRequestError(
-                "request", type(request).__name__, "must be a task request from ldm_core.requests"
-            )
-        task, recipe = RECIPES[type(request)]
-        inputs = check_request(request, self.config.limits)
+        inputs = check_request(request, self.config.limits)  # also refuses a request of no registered task
+        spec = task_for(request)
+        assert spec is not None
+        task, recipe = spec.name, spec.run
         seed = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED - request.batch_size + 2)
-        seeds = [(seed + index) % (MAX_SEED + 1) for index in range(request.batch_size)]
+        seeds = batch_seeds(seed, request.batch_size)
         with self._lock:
             started = time.perf_counter()
             try:
@@ -152,7 +144,10 @@ class Engine:
             generated_at = time.perf_counter()
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings
-        saved = self._save(task, output, seeds, infotexts, warnings) if self.config.save_outputs else []
+        saved: list = []
+        if self.config.save_outputs:
+            saved, save_warnings = save_images(self.config.outputs_dir, task, output.images, seeds, infotexts)
+            warnings += save_warnings
         timings = {"load": loaded_at - started, "generate": generated_at - loaded_at}
         timings["save"] = time.perf_counter() - generated_at
         return GenerationResult(
@@ -191,18 +186,6 @@ class Engine:
         }
         prompt = getattr(request, "prompt", "")
         return format_infotext(prompt, getattr(request, "negative_prompt", ""), params)
-
-    def _save(self, task: str, output: TaskOutput, seeds: list[int], infotexts: list[str], warnings: list[str]) -> list:
-        folder = output_folder(self.config.outputs_dir, task)
-        saved = []
-        for image, seed, infotext in zip(output.images, seeds, infotexts, strict=True):
-            try:
-                saved.append(save_png(image, folder, seed, infotext))
-            except OSError as error:
-                logger.warning("could not save to %s", folder, exc_info=True)
-                warnings.append(f"could not save the image to {folder} ({error}); it is returned but not saved")
-                break
-        return saved
 
 
 def _size_of(request: GenerationRequest) -> str:

@@ -17,6 +17,11 @@ class InvalidRequestError(StudioError, ValueError):
         super().__init__(f"{field}: {rule} (got {shown})")
         self.field, self.value, self.rule = field, value, rule
 
+    def __reduce__(self) -> tuple:
+        """Pickles with its three fields (the default would call it with the message alone), so it can cross
+        processes, e.g. from an engine replica to the app."""
+        return type(self), (self.field, self.value, self.rule)
+
 
 class ModelNotAvailableError(StudioError):
     """A model can't be loaded (offline, missing or corrupt files); says what is missing and how to get it."""
@@ -28,7 +33,3 @@ class OutOfMemoryError(StudioError):
 
 class CancelledError(StudioError):
     """The user cancelled the run; nothing was saved."""
-
-
-class BusyError(StudioError):
-    """The queue is full; try again shortly."""

@@ -16,9 +16,10 @@ from transformers import CLIPTextModel, PreTrainedTokenizerBase
 
 from . import models
 from .palette import CLASS_NAMES
+from .registry import TASKS
 
 FAMILY_FILE = "family.json"
-UNET_FOLDERS = {"text2img": "unet", "inpaint": "unet_inpaint", "semantic": "unet_semantic", "upscale": "unet_upscale"}
+UNET_FOLDERS = {name: spec.family_unet for name, spec in TASKS.items() if spec.family_unet is not None}
 TINY_VOCABULARY = tuple(CLASS_NAMES) + ("a", "the", "with", "and", "of", "photo", "landscape", "blue", "green")
 
 
@@ -29,26 +30,30 @@ def save_family(
     tokenizer: PreTrainedTokenizerBase,
     text_encoder: CLIPTextModel,
     scheduler: SchedulerMixin,
-    unet: UNet2DConditionModel | None = None,
-    unet_inpaint: UNet2DConditionModel | None = None,
-    unet_semantic: UNet2DModel | None = None,
-    unet_upscale: UNet2DModel | None = None,
     dtype: torch.dtype = torch.float16,
     metadata: dict[str, Any] | None = None,
+    **unets_by_folder: UNet2DConditionModel | UNet2DModel | None,
 ) -> Path:
-    """Write the family layout under `root`; weights are stored in `dtype` (the in-memory modules are not changed)."""
+    """Write the family layout under `root`; weights are stored in `dtype` (the in-memory modules are not changed).
+
+    The UNets come by their folder name (`unet=`, `unet_inpaint=`, ... as the registry's `family_unet`); a task
+    without one is left out of the family."""
+    unknown = sorted(set(unets_by_folder) - set(UNET_FOLDERS.values()))
+    if unknown:
+        raise TypeError(f"save_family got unknown UNet folder(s) {', '.join(unknown)}; known: {UNET_FOLDERS}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    unets = {"text2img": unet, "inpaint": unet_inpaint, "semantic": unet_semantic, "upscale": unet_upscale}
+    given = {folder: unet for folder, unet in unets_by_folder.items() if unet is not None}
+    unets = {task: given[folder] for task, folder in UNET_FOLDERS.items() if folder in given}
     modules: dict[str, torch.nn.Module] = {"vae": vae, "text_encoder": text_encoder}
-    modules.update({UNET_FOLDERS[task]: module for task, module in unets.items() if module is not None})
+    modules.update({UNET_FOLDERS[task]: module for task, module in unets.items()})
     for folder, module in modules.items():
         _save_module(module, root / folder, dtype)
     tokenizer.save_pretrained(root / "tokenizer")
     scheduler.save_pretrained(root / "scheduler")
     family = {
-        "tasks": sorted(task for task, module in unets.items() if module is not None),
-        "unets": {task: UNET_FOLDERS[task] for task, module in unets.items() if module is not None},
+        "tasks": sorted(unets),
+        "unets": {task: UNET_FOLDERS[task] for task in unets},
         "image_size": models.IMAGE_SIZE,
         "vae_factor": models.VAE_FACTOR,
         "latent_channels": models.LATENT_CHANNELS,
@@ -78,9 +83,9 @@ def build_random_family(root: str | Path, size: models.Size = "tiny", seed: int 
         tokenizer=tokenizer,
         text_encoder=text_encoder,
         scheduler=models.make_scheduler(),
+        metadata={"random_weights": True, "size": size, "seed": seed},
         unet=models.make_unet_text(cross_attention_dim, size),
         unet_inpaint=models.make_unet_inpaint(cross_attention_dim, size),
         unet_semantic=models.make_unet_semantic(size),
         unet_upscale=models.make_unet_upscale(size),
-        metadata={"random_weights": True, "size": size, "seed": seed},
     )

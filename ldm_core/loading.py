@@ -40,6 +40,13 @@ def is_single_file(source: str) -> bool:
     return source.endswith(SINGLE_FILE_SUFFIXES)
 
 
+def model_name(source: str) -> str:
+    """`Model:` in infotext: a single file's stem, a local folder's name, a hub id's last part."""
+    if is_single_file(source):
+        return Path(source).stem
+    return Path(source).name if is_local(source) else source.split("/")[-1]
+
+
 def hint_for(source: str) -> str:
     return LOCAL_HINT if is_local(source) else HUB_HINT
 

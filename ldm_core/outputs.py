@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import re
 import tempfile
@@ -13,11 +14,27 @@ from PIL import Image, PngImagePlugin
 
 from .infotext import PNG_KEY
 
+logger = logging.getLogger(__name__)
 _NUMBERED = re.compile(r"^(\d{5,})-")
 
 
 def output_folder(outputs_dir: Path, task: str, today: dt.date | None = None) -> Path:
     return Path(outputs_dir) / task / (today or dt.date.today()).isoformat()
+
+
+def save_images(
+    outputs_dir: Path, task: str, images: list[Image.Image], seeds: list[int], infotexts: list[str]
+) -> tuple[list[Path], list[str]]:
+    """Save a result's images under `<outputs_dir>/<task>/<date>/`: (paths, warnings); stops at the first failure."""
+    folder = output_folder(outputs_dir, task)
+    saved: list[Path] = []
+    for image, seed, infotext in zip(images, seeds, infotexts, strict=True):
+        try:
+            saved.append(save_png(image, folder, seed, infotext))
+        except OSError as error:
+            logger.warning("could not save to %s", folder, exc_info=True)
+            return saved, [f"could not save the image to {folder} ({error}); it is returned but not saved"]
+    return saved, []
 
 
 def save_png(image: Image.Image, folder: Path, seed: int, infotext: str) -> Path:

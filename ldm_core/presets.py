@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-TASKS = ("text2img", "inpaint", "semantic", "upscale")
+from .registry import FAMILY_TASKS, TASKS
+
 DEFAULT_BUILTIN_ROOT = Path("assets/builtin")
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SD15_INPAINT = "stable-diffusion-v1-5/stable-diffusion-inpainting"
@@ -28,7 +29,7 @@ class TaskSource:
 
 
 PRESETS: dict[str, dict[str, TaskSource]] = {
-    "builtin": {task: TaskSource("family", BUILTIN_ROOT_TOKEN) for task in TASKS},
+    "builtin": {task: TaskSource("family", BUILTIN_ROOT_TOKEN) for task in FAMILY_TASKS},
     "sd15": {
         "text2img": TaskSource("sd", SD15),
         "inpaint": TaskSource("sd_inpaint", SD15_INPAINT),
@@ -40,8 +41,6 @@ PRESETS: dict[str, dict[str, TaskSource]] = {
         "upscale": TaskSource("ldm_superres", LDM_SUPERRES),
     },
 }
-# Kinds that reuse the preset's base components (VAE, text encoder, tokenizer, scheduler) from `ResolvedPreset.base`.
-SHARED_BASE_KINDS = ("family", "sd", "sd_inpaint", "sd_controlnet")
 
 
 @dataclass(frozen=True)

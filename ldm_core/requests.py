@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from PIL import Image
 
-Task = Literal["text2img", "semantic", "inpaint", "upscale"]
-SCHEDULERS = ("ddim", "dpm++2m", "euler_a")
+from .schedulers import SAMPLERS
+
+SCHEDULERS = tuple(SAMPLERS)  # the sampler names a request may give (defined once, in ldm_core.schedulers)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,7 +19,7 @@ class GenerationRequest:
     num_inference_steps: int = 15  # DPM-Solver++ 2M at 15 steps looks like DDIM at 25 (and meets the CPU speed bars)
     guidance_scale: float = 5.0
     seed: int = -1
-    scheduler: str = "dpm++2m"
+    scheduler: str = "dpm++2m"  # one of SCHEDULERS
     batch_size: int = 1
 
 
@@ -70,7 +70,7 @@ class ProgressEvent:
 
 @dataclass(frozen=True)
 class GenerationResult:
-    task: Task
+    task: str  # the task's name in ldm_core.registry
     images: list[Image.Image]
     seed: int
     model: str

@@ -21,7 +21,14 @@ from .schedulers import SAMPLERS
 
 DEFAULT_LIMITS = Limits()
 MAX_GUIDANCE = 30.0
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**32 - 1  # seeds are 0..MAX_SEED; -1 draws one
+
+
+def batch_seeds(seed: int, count: int) -> list[int]:
+    """Image i of a batch uses seed + i (wrapping past MAX_SEED): the same image it would be alone."""
+    return [(seed + index) % (MAX_SEED + 1) for index in range(count)]
+
+
 SIZE_MULTIPLE = 8
 MIN_SIZE = 32  # text-to-image width/height (the most is Limits.max_size)
 MIN_IMAGE_SIDE = 16  # input images (the most is Limits.max_image_side / max_upscale_side)
@@ -42,21 +49,15 @@ class CheckedInputs:
 
 
 def check_request(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
-    """Raise InvalidRequestError for the first broken rule; return the converted inputs."""
-    if not isinstance(request, GenerationRequest):
-        raise InvalidRequestError("request", type(request).__name__, "must be a task request from ldm_core.requests")
+    """Raise InvalidRequestError for the first broken rule; return the converted inputs (the task's own `check`)."""
+    from .registry import TASKS, task_for  # the registry holds this module's checks: imported when first used
+
+    spec = task_for(request)
+    if spec is None:
+        requests = ", ".join(entry.request.__name__ for entry in TASKS.values())
+        raise InvalidRequestError("request", type(request).__name__, f"must be a task request ({requests})")
     check_sampling(request, limits)
-    if isinstance(request, TextToImageRequest):
-        return check_text_to_image(request, limits)
-    if isinstance(request, SemanticMapRequest):
-        return check_semantic_map(request, limits)
-    if isinstance(request, InpaintRequest):
-        return check_inpaint(request, limits)
-    if isinstance(request, UpscaleRequest):
-        return check_upscale(request, limits)
-    raise InvalidRequestError(
-        "request", type(request).__name__, "must be one of the task requests in ldm_core.requests"
-    )
+    return spec.check(request, limits)
 
 
 def _integer(name: str, value: object, low: int, high: int) -> int:

@@ -6,6 +6,9 @@ import json
 import logging
 from pathlib import Path
 
+from .config import EngineConfig
+from .presets import resolve_preset
+
 logger = logging.getLogger(__name__)
 
 TOKENIZER_FILE = Path("tokenizer") / "tokenizer.json"
@@ -31,3 +34,13 @@ def word_vocabulary(model_folder: str | Path | None) -> list[str] | None:
         return None
     special = {str(token.get("content")) for token in data.get("added_tokens") or []} | {model.get("unk_token")}
     return sorted(word for word in model["vocab"] if word not in special and not word.startswith("<"))
+
+
+def prompt_vocabulary(config: EngineConfig) -> list[str] | None:
+    """The words the text-to-image model of `config` knows, when it is the built-in family's (else None)."""
+    try:
+        preset = resolve_preset(config.preset, config.model_root, config.sources)
+    except ValueError:
+        return None
+    text = preset.tasks.get("text2img")
+    return word_vocabulary(text.source) if text is not None and text.kind == "family" else None

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
 from ldm_core.models import make_vae
+from ldm_core.spaces import downsampling_factor, to_model_range
 
 from .common import Budget, Checkpointer, cool_down, load_checkpoint, training_device
 from .data.dataset import load_scenes
@@ -45,11 +46,6 @@ class AutoencoderConfig:
 TINY = dict(size="tiny", num_scenes=64, crop=32, batch_size=4, max_steps=20, checkpoint_every=10)
 
 
-def to_pixels(batch: np.ndarray) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
 def sample_batch(scenes: np.ndarray, photos: list[np.ndarray], cfg: AutoencoderConfig, rng) -> torch.Tensor:
     n_photo = int(round(cfg.batch_size * cfg.photo_fraction)) if photos else 0
     n_scene = cfg.batch_size - n_photo
@@ -61,7 +57,7 @@ def sample_batch(scenes: np.ndarray, photos: list[np.ndarray], cfg: AutoencoderC
         crops = crops[:, :, ::-1]
     if n_photo:
         crops = np.concatenate([crops, random_crops(photos, n_photo, cfg.crop, rng)])
-    return to_pixels(np.ascontiguousarray(crops))
+    return to_model_range(crops, channels_last=True)  # flipped crops are a view: copied contiguous there
 
 
 def train(cfg: AutoencoderConfig, out_dir: Path, cache_dir: Path) -> None:
@@ -149,7 +145,7 @@ def finetune_decoder(cfg: DecoderConfig, out_dir: Path, cache_dir: Path) -> None
     budget = Budget(cfg.max_steps, cfg.max_minutes)
     vae.decoder.train()
     checkpointer = Checkpointer(out_dir, {"vae": vae}, optimizer, cfg, "decoder L1 + MSE", cfg.checkpoint_every, budget)
-    lc, f = cfg.latent_crop, 2 ** (len(vae.config.block_out_channels) - 1)
+    lc, f = cfg.latent_crop, downsampling_factor(vae.config)
     while not budget.done(state.step):
         if cfg.cooldown:
             cool_down(optimizer, cfg.lr, budget)

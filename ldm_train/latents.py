@@ -1,10 +1,10 @@
-"""Training data in latent space: every image is encoded once and the latents are cached (the issue's advice)."""
+"""Training data in latent space: every image is encoded once and the latents are cached."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from PIL import Image
 from ldm_core.models import VAE_FACTOR
 from ldm_core.palette import NUM_CLASSES
 from ldm_core.pipelines.semantic_map import label_map_to_condition
+from ldm_core.spaces import to_model_range
 
 from .common import training_device
 from .data.dataset import SceneArrays, load_scenes
@@ -32,10 +33,9 @@ class LatentData:
     images: np.ndarray  # (N, H, W, 3) uint8, the encoded images
     semantic_condition: torch.Tensor | None = None
     low_res: torch.Tensor | None = None  # (N, 3, h, w) in [-1, 1]
-    extra: dict = field(default_factory=dict)
 
     def pixels(self, idx: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(self.images[idx]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        return to_model_range(self.images[idx], channels_last=True)
 
 
 def vae_fingerprint(vae: AutoencoderKL) -> str:
@@ -50,8 +50,8 @@ def encode_images(vae: AutoencoderKL, images: np.ndarray, batch_size: int = 64) 
     """uint8 (N, H, W, 3) -> posterior means (N, C, H/f, W/f), unscaled, on the CPU (encoded on the VAE's device)."""
     out = []
     for start in range(0, len(images), batch_size):
-        pixels = torch.from_numpy(images[start : start + batch_size]).to(vae.device).permute(0, 3, 1, 2)
-        out.append(vae.encode(pixels.float() / 127.5 - 1).latent_dist.mean.cpu())
+        pixels = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(vae.device), channels_last=True)
+        out.append(vae.encode(pixels).latent_dist.mean.cpu())
     return torch.cat(out)
 
 
@@ -61,7 +61,7 @@ def downsample(images: np.ndarray, factor: int = VAE_FACTOR) -> torch.Tensor:
         np.asarray(Image.fromarray(im).resize((im.shape[1] // factor, im.shape[0] // factor), Image.BICUBIC))
         for im in images
     ]
-    return torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return to_model_range(np.stack(small), channels_last=True)
 
 
 def _cached_latents(cache_dir: Path, vae: AutoencoderKL, name: str, images: np.ndarray) -> torch.Tensor:

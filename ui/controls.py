@@ -1,18 +1,34 @@
-"""Controls shared by several tabs: sampling settings (defaults read from the request dataclasses), result panels."""
+"""Controls shared by several tabs: sampling settings (defaults from the request dataclasses, ranges from the core's
+`Limits` and validation bounds), result panels, and the by-name match of a handler's parameters to its inputs."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from ldm_core.infotext import PNG_KEY
-from ldm_core.requests import SCHEDULERS, GenerationRequest, GenerationResult
+from ldm_core.limits import Limits
+from ldm_core.requests import GenerationRequest, GenerationResult
+from ldm_core.schedulers import SAMPLERS
+from ldm_core.validation import MAX_GUIDANCE, MAX_SEED
 
-MAX_SEED = 2**32 - 1
+Inputs = dict[str, gr.components.Component]  # a handler's inputs by its parameter names (the API's names too)
+INJECTED = ("request", "progress")  # handler parameters gradio fills itself (gr.Request, gr.Progress)
+
+
+def named_inputs(handler: Callable, inputs: Inputs) -> list[gr.components.Component]:
+    """`inputs` in the order of `handler`'s parameters, matched by name: a control missing, extra or misnamed fails
+    here, when the UI is built, instead of shifting every argument after it."""
+    names = [name for name in inspect.signature(handler).parameters if name not in INJECTED]
+    missing, extra = [n for n in names if n not in inputs], [n for n in inputs if n not in names]
+    if missing or extra:
+        raise ValueError(f"{handler.__name__}: no control for {missing}; controls no parameter takes: {extra}")
+    return [inputs[name] for name in names]
 
 
 def request_default(request_type: type, name: str) -> Any:
@@ -27,29 +43,42 @@ def request_default(request_type: type, name: str) -> Any:
 class SamplingControls:
     scheduler: gr.Dropdown
     steps: gr.Slider
-    guidance: gr.Slider | None
+    guidance: gr.Slider | None  # None: the task samples without guidance
     seed: gr.Number
-    batch_size: gr.Slider | None
+    batch_size: gr.Slider | None  # None: one image per request
 
-    def components(self) -> list[gr.components.Component]:
-        return [c for c in (self.scheduler, self.steps, self.guidance, self.seed, self.batch_size) if c is not None]
+    def inputs(self) -> Inputs:
+        """By handler parameter name; a control the task does not have is absent (and its handler has no such
+        parameter: `named_inputs` checks)."""
+        named = {
+            "sampler": self.scheduler,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+        }
+        return {name: control for name, control in named.items() if control is not None}
 
 
 def sampling_controls(
-    prefix: str, request_type: type = GenerationRequest, guidance: bool = True, batch: bool = True
+    prefix: str,
+    limits: Limits,
+    request_type: type = GenerationRequest,
+    guidance: bool = True,
+    batch: bool = True,
 ) -> SamplingControls:
-    """Sampler, steps, guidance, seed and batch size, with `elem_id`s `<prefix>-<name>`."""
+    """Sampler, steps, guidance, seed and batch size, with `elem_id`s `<prefix>-<name>`; ranges from `limits`."""
     with gr.Row():
         scheduler = gr.Dropdown(
-            list(SCHEDULERS),
+            list(SAMPLERS),
             value=request_default(request_type, "scheduler"),
             label="Sampler",
             elem_id=f"{prefix}-sampler",
         )
         steps = gr.Slider(
             1,
-            150,
-            value=request_default(request_type, "num_inference_steps"),
+            limits.max_steps,
+            value=min(request_default(request_type, "num_inference_steps"), limits.max_steps),
             step=1,
             label="Steps",
             elem_id=f"{prefix}-steps",
@@ -58,7 +87,7 @@ def sampling_controls(
         if guidance:
             guidance_slider = gr.Slider(
                 1.0,
-                20.0,
+                MAX_GUIDANCE,
                 value=request_default(request_type, "guidance_scale"),
                 step=0.5,
                 label="Guidance scale (1 = off)",
@@ -78,8 +107,8 @@ def sampling_controls(
         if batch:
             batch_slider = gr.Slider(
                 1,
-                8,
-                value=request_default(request_type, "batch_size"),
+                limits.max_batch,
+                value=min(request_default(request_type, "batch_size"), limits.max_batch),
                 step=1,
                 label="Batch size",
                 elem_id=f"{prefix}-batch",

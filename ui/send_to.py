@@ -1,7 +1,14 @@
-"""Cross-tab buttons: a result to inpainting or super-resolution, a PNG (PNG info, history) to any tab."""
+"""Cross-tab buttons: a result to another task's tab, a PNG (PNG info, History) to any tab; image, prompt, settings.
+
+All work by name: a tab's "Send to <task>" buttons (`TaskTab.send_to`) put the selected image into that task's
+`image_input`; the infotext fills each of a tab's named inputs it carries (`READERS`, by the handler's parameter
+name): the prompt always, the other settings when the image was made by that task. A new task's tab takes part by
+naming its inputs alone.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -9,75 +16,59 @@ import gradio as gr
 from ldm_core.infotext import parse_infotext
 from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
 
-from .tabs.common import selected_image
+from .tabs.common import TaskTab, selected_image
 from .tabs.history import HistoryTab
 from .tabs.history import chosen as history_entry
-from .tabs.inpaint import InpaintTab
 from .tabs.png_info import PngInfoTab, lookup, normalized
-from .tabs.semantic import SemanticTab
-from .tabs.text2img import Text2ImgTab
-from .tabs.upscale import UpscaleTab
 
 
-def wire_send_to(
-    tabs: gr.Tabs,
-    text2img: Text2ImgTab,
-    semantic: SemanticTab,
-    inpaint: InpaintTab,
-    upscale: UpscaleTab,
-    png_info: PngInfoTab,
-    history: HistoryTab,
-) -> None:
-    """Result -> inpainting / super-resolution (image and prompt), PNG info and history -> any tab (image, prompt and
-    settings)."""
-    targets = _parameter_targets(text2img, semantic, inpaint, upscale)
-    panels = {"text2img": text2img.result, "semantic": semantic.result, "inpaint": inpaint.result}
-    images = {"inpaint": inpaint.editor, "upscale": upscale.image, "png_info": png_info.image}
+def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab, history: HistoryTab) -> None:
+    targets = {
+        task: [(name, component, READERS[name]) for name, component in tab.inputs.items() if name in READERS]
+        for task, tab in task_tabs.items()
+    }
+    images = {task: tab.image_input for task, tab in task_tabs.items() if tab.image_input is not None}
+    images["png_info"] = png_info.image
+    panels = {task: tab.result for task, tab in task_tabs.items() if tab.result is not None}
     outputs = _unique(
         [tabs]
-        + [c for fields in targets.values() for c, _ in fields]
+        + [component for fields in targets.values() for _, component, _ in fields]
         + [c for panel in panels.values() for c in (panel.gallery, panel.seed_used, panel.infotext, panel.infotexts)]
         + list(images.values())
     )
 
-    def send(target: str, image: str | None, infotext: str | None) -> dict:
-        """Everything `target` can take from one saved image: its settings, the image itself, and, when the image
-        was made by that tab, the image in its result panel (seed and parameters beside it)."""
+    def send(target: str, image: Any, infotext: str | None) -> dict:
+        """What `target` takes from one image and its infotext: the image (into its image input, or into its result
+        panel when the image is its own result), the prompt, and all the settings when the image was made there."""
         parameters = normalized(parse_infotext(infotext)) if infotext else {}
+        own = lookup(parameters, "task") == target
         updates: dict[Any, Any] = {tabs: gr.Tabs(selected=target)}
-        for component, convert in targets.get(target, []):
-            value = convert(parameters)
+        for name, component, read in targets.get(target, []):
+            value = read(parameters) if own or name in TRAVELLING else None
             if value is not None:
                 updates[component] = value
         if image is not None and target in images:
             updates[images[target]] = image
         panel = panels.get(target)
-        if image is not None and panel is not None and lookup(parameters, "task") == target:
-            updates[panel.gallery] = [image]
-            updates[panel.infotext] = infotext or ""
-            updates[panel.infotexts] = [infotext or ""]
-            seed = _number("seed", cast=int)(parameters)
-            updates[panel.seed_used] = seed
+        if image is not None and panel is not None and own:
+            updates |= {panel.gallery: [image], panel.infotext: infotext, panel.infotexts: [infotext]}
+            updates[panel.seed_used] = READERS["seed"](parameters)
         return updates
 
-    for source, panel in panels.items():
-        tab = {"text2img": text2img, "semantic": semantic, "inpaint": inpaint}[source]
-        for target, button in (("inpaint", getattr(tab, "send_to_inpaint", None)), ("upscale", tab.send_to_upscale)):
-            if button is None:
-                continue
-
-            def from_gallery(gallery, selected, texts, target=target):
-                index = selected if isinstance(selected, int) and 0 <= selected < len(texts or []) else 0
-                text = texts[index] if texts and index < len(texts) else None
-                return send(target, selected_image(gallery, selected), text)
-
+    for source in task_tabs.values():
+        for target, button in source.send_to.items():
+            if source.result is None or target not in images:
+                raise ValueError(f"a 'send to {target}' button needs a result gallery and {target}'s image_input")
+            panel = source.result
             button.click(
-                from_gallery, [panel.gallery, panel.selected, panel.infotexts], outputs, api_visibility="private"
+                _from_gallery(send, target),
+                [panel.gallery, panel.selected, panel.infotexts],
+                outputs,
+                api_visibility="private",
             )
 
     def from_png_info(image: str | None, raw: str | None) -> dict:
-        parameters = normalized(parse_infotext(raw)) if raw else {}
-        task = lookup(parameters, "task")
+        task = lookup(normalized(parse_infotext(raw)) if raw else {}, "task")
         if task not in targets:
             raise gr.Error("These parameters name no studio task; nothing to send.", print_exception=False)
         return send(task, image, raw)
@@ -85,12 +76,28 @@ def wire_send_to(
     png_info.send.click(from_png_info, [png_info.image, png_info.raw], outputs, api_visibility="private")
 
     for target, button in history.send.items():
+        button.click(
+            _from_history(send, target), [history.entries, history.selected], outputs, api_visibility="private"
+        )
 
-        def from_history(found, index, target=target):
-            entry = history_entry(found, index)
-            return send(target, entry["path"], entry["infotext"])
 
-        button.click(from_history, [history.entries, history.selected], outputs, api_visibility="private")
+TRAVELLING = ("prompt", "negative_prompt")  # what goes to another task's tab; the other settings stay with their task
+
+
+def _from_gallery(send: Callable, target: str) -> Callable:
+    def from_gallery(gallery, selected, infotexts):
+        index = selected if isinstance(selected, int) and 0 <= selected < len(infotexts or []) else 0
+        return send(target, selected_image(gallery, selected), (infotexts or [None])[index])
+
+    return from_gallery
+
+
+def _from_history(send: Callable, target: str) -> Callable:
+    def from_history(found, index):
+        entry = history_entry(found, index)
+        return send(target, entry["path"], entry["infotext"])
+
+    return from_history
 
 
 def _unique(components: list[Any]) -> list[Any]:
@@ -139,43 +146,21 @@ def _size(index: int):
     return convert
 
 
-def _sampling(sampling) -> list[tuple[Any, Any]]:
-    fields = [
-        (sampling.scheduler, _sampler),
-        (sampling.steps, _number("steps", "num_inference_steps", cast=int)),
-        (sampling.seed, _number("seed", cast=int)),
-    ]
-    if sampling.guidance is not None:
-        fields.append((sampling.guidance, _number("cfg_scale", "guidance_scale", "guidance")))
-    return fields
-
-
-def _parameter_targets(text2img: Text2ImgTab, semantic: SemanticTab, inpaint: InpaintTab, upscale: UpscaleTab):
-    """For each task: (component, how to read its value from the normalized parameters)."""
-
-    def prompts(tab: Text2ImgTab | SemanticTab | InpaintTab) -> list[tuple[Any, Any]]:
-        return [(tab.prompt, _text("prompt")), (tab.negative_prompt, _text("negative_prompt"))]
-
-    return {
-        "text2img": [
-            *prompts(text2img),
-            *_sampling(text2img.sampling),
-            (text2img.width, _size(0)),
-            (text2img.height, _size(1)),
-        ],
-        "semantic": [*prompts(semantic), *_sampling(semantic.sampling)],
-        "inpaint": [
-            *prompts(inpaint),
-            *_sampling(inpaint.sampling),
-            (inpaint.strength, _number("denoising_strength", "strength")),
-            (inpaint.mask_blur, _number("mask_blur", cast=int)),
-            (inpaint.invert_mask, _says("mask_mode", "Inpaint not masked")),
-            (inpaint.only_masked, _says("inpaint_area", "Only masked")),
-            (inpaint.padding, _number("masked_area_padding", cast=int)),
-        ],
-        "upscale": [
-            *_sampling(upscale.sampling),
-            (upscale.tile_size, _number("tile_size", cast=int)),
-            (upscale.tile_overlap, _number("tile_overlap", cast=int)),
-        ],
-    }
+# handler parameter name -> how to read its value from the normalized infotext parameters
+READERS: dict[str, Callable[[dict], Any]] = {
+    "prompt": _text("prompt"),
+    "negative_prompt": _text("negative_prompt"),
+    "sampler": _sampler,
+    "steps": _number("steps", "num_inference_steps", cast=int),
+    "seed": _number("seed", cast=int),
+    "guidance": _number("cfg_scale", "guidance_scale", "guidance"),
+    "width": _size(0),
+    "height": _size(1),
+    "strength": _number("denoising_strength", "strength"),
+    "mask_blur": _number("mask_blur", cast=int),
+    "invert_mask": _says("mask_mode", "Inpaint not masked"),
+    "only_masked": _says("inpaint_area", "Only masked"),
+    "only_masked_padding": _number("masked_area_padding", cast=int),
+    "tile_size": _number("tile_size", cast=int),
+    "tile_overlap": _number("tile_overlap", cast=int),
+}

@@ -6,14 +6,9 @@ import html
 import logging
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from ldm_core.registry import TASKS
 
-TASK_LABELS = {
-    "text2img": "text-to-image",
-    "semantic": "semantic map",
-    "inpaint": "inpainting",
-    "upscale": "super-resolution ×4",
-}
+logger = logging.getLogger(__name__)
 
 
 def device_label(device: str) -> str:
@@ -38,10 +33,17 @@ def status_html(engine: Any) -> str:
 
     items = []
     for task, reason in tasks.items():
-        name = html.escape(TASK_LABELS.get(task, task))
+        name = html.escape(TASKS[task].label if task in TASKS else task)
         items.append(f"<li>{name} ✓</li>" if reason is None else f"<li>{name} ✗ — {html.escape(reason)}</li>")
     setup = []
-    for key, label in (("preset", "preset"), ("device", "device"), ("dtype", "weights"), ("memory_mode", "memory")):
+    keys = (
+        ("preset", "preset"),
+        ("device", "device"),
+        ("dtype", "weights"),
+        ("memory_mode", "memory"),
+        ("serving", "engine"),
+    )
+    for key, label in keys:
         value = description.get(key)
         if value not in (None, ""):
             if key == "dtype" and description.get("autocast"):

@@ -7,6 +7,8 @@ import html
 import logging
 from typing import Any
 
+from ldm_core.vocabulary import prompt_vocabulary as vocabulary_of
+
 logger = logging.getLogger(__name__)
 
 PLACEHOLDERS = (  # the first one the model can read is shown
@@ -17,11 +19,12 @@ OPEN_VOCABULARY_PLACEHOLDER = "a green valley with a river at golden hour, photo
 
 
 def prompt_vocabulary(engine: Any) -> list[str] | None:
-    """The engine's word list (None: any words, or an engine that cannot say)."""
-    try:
-        return engine.prompt_vocabulary()
-    except AttributeError:
+    """The word list of the engine's text model (None: any words, or an engine without a config)."""
+    config = getattr(engine, "config", None)
+    if config is None:
         return None
+    try:
+        return vocabulary_of(config)
     except Exception:
         logger.exception("could not read the prompt vocabulary")
         return None

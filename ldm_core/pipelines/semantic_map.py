@@ -15,6 +15,8 @@ from diffusers import AutoencoderKL, DiffusionPipeline, ImagePipelineOutput, Sch
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..spaces import downsampling_factor
+
 
 def label_map_to_condition(label_map: torch.LongTensor, num_classes: int, factor: int) -> torch.FloatTensor:
     """(B, H, W) class ids -> (B, num_classes, H/f, W/f) class fractions per latent cell (one-hot, avg-pool by f)."""
@@ -30,7 +32,7 @@ class LDMSemanticMapPipeline(DiffusionPipeline):
     def __init__(self, vae: AutoencoderKL, unet: UNet2DModel, scheduler: SchedulerMixin):
         super().__init__()
         self.register_modules(vae=vae, unet=unet, scheduler=scheduler)
-        self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self.vae_scale_factor = downsampling_factor(self.vae.config)
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale_factor)
 
     @property
@@ -40,7 +42,7 @@ class LDMSemanticMapPipeline(DiffusionPipeline):
     @property
     def size_multiple(self) -> int:
         """Label maps must divide by f and then by the UNet's downsampling (2 per down block but the last)."""
-        return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+        return self.vae_scale_factor * downsampling_factor(self.unet.config)
 
     def check_inputs(self, label_map: torch.Tensor, num_inference_steps: int, guidance_scale: float) -> None:
         if not isinstance(label_map, torch.Tensor) or label_map.ndim != 3 or label_map.dtype.is_floating_point:

@@ -10,6 +10,8 @@ from diffusers import LDMSuperResolutionPipeline
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..spaces import downsampling_factor
+
 
 def steps_to_run(num_inference_steps: int, strength: float) -> int:
     """UNet steps a run makes: the last `strength` of the schedule, at least one."""
@@ -63,7 +65,7 @@ class OffloadableSuperResolutionPipeline(LDMSuperResolutionPipeline):
             latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
             latents = latents * self.scheduler.init_noise_sigma
         else:
-            factor = 2 ** (len(self.vqvae.config.block_out_channels) - 1)
+            factor = downsampling_factor(self.vqvae.config)
             upsampled = F.interpolate(image, scale_factor=factor, mode="bicubic", align_corners=False).clamp(-1, 1)
             encoded = self.vqvae.encode(upsampled)
             start = encoded.latent_dist.mode() if hasattr(encoded, "latent_dist") else encoded.latents

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from diffusers import AutoencoderKL, SchedulerMixin
 from PIL import Image
+from transformers import CLIPTextModel, PreTrainedTokenizerBase
 
-from ..assembly import LoadedTask
 from ..progress import ProgressCallback, StepMonitor
+
+if TYPE_CHECKING:  # the assembler imports the registry, which imports the recipes
+    from ..assembly import LoadedTask
+
+# Pipelines are built without the SD safety checker (the studio's models are not SD's; the user sees every image).
+NO_SAFETY = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 
 
 @dataclass
@@ -20,6 +27,28 @@ class TaskOutput:
     params: dict[str, Any] = field(default_factory=dict)  # task-specific infotext keys
     warnings: list[str] = field(default_factory=list)
     uses_guidance: bool = True
+
+
+@dataclass
+class FamilyParts:
+    """The built-in family's shared components plus one task's UNet: what `family_pipeline` assembles."""
+
+    unet: torch.nn.Module
+    vae: AutoencoderKL
+    scheduler: SchedulerMixin
+    text_encoder: CLIPTextModel
+    tokenizer: PreTrainedTokenizerBase
+
+    def text_pipeline(self) -> dict[str, Any]:
+        """Keywords of a Stable-Diffusion-style pipeline (text encoder and tokenizer included, no safety checker)."""
+        return {
+            "vae": self.vae,
+            "unet": self.unet,
+            "scheduler": self.scheduler,
+            "text_encoder": self.text_encoder,
+            "tokenizer": self.tokenizer,
+            **NO_SAFETY,
+        }
 
 
 @dataclass

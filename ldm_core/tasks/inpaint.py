@@ -6,11 +6,20 @@ the model's size, run the pipeline, resize back, and composite over the original
 
 from __future__ import annotations
 
+from diffusers import DiffusionPipeline, StableDiffusionInpaintPipeline
 from PIL import Image, ImageFilter
 
+from ..pipelines.inpaint_layout import SD_INPAINT_CHANNELS, InpaintLayoutUNet, LatentInpaintPipeline
 from ..requests import InpaintRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, fit_size, prompt_warnings
+from .common import FamilyParts, RunContext, TaskOutput, fit_size, prompt_warnings
+
+
+def family_pipeline(parts: FamilyParts) -> DiffusionPipeline:
+    """SD-inpainting's 9-channel UNet as is; a UNet with another input layout through the layout adapter."""
+    if parts.unet.config.in_channels == SD_INPAINT_CHANNELS:
+        return StableDiffusionInpaintPipeline(**parts.text_pipeline())
+    return LatentInpaintPipeline(**(parts.text_pipeline() | {"unet": InpaintLayoutUNet(parts.unet)}))
 
 
 def mask_region(mask: Image.Image, padding: int) -> tuple[int, int, int, int]:

@@ -7,9 +7,15 @@ import torch
 from PIL import Image
 
 from ..palette import label_map_to_color
+from ..pipelines.semantic_map import LDMSemanticMapPipeline
 from ..requests import SemanticMapRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, fit_size, prompt_warnings
+from .common import FamilyParts, RunContext, TaskOutput, fit_size, prompt_warnings
+
+
+def family_pipeline(parts: FamilyParts) -> LDMSemanticMapPipeline:
+    """The map enters by concatenation: no text encoder (Sec. 4.3.2)."""
+    return LDMSemanticMapPipeline(vae=parts.vae, unet=parts.unet, scheduler=parts.scheduler)
 
 
 def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from diffusers import StableDiffusionPipeline
+
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput, prompt_warnings
+from .common import FamilyParts, RunContext, TaskOutput, prompt_warnings
+
+
+def family_pipeline(parts: FamilyParts) -> StableDiffusionPipeline:
+    return StableDiffusionPipeline(**parts.text_pipeline())
 
 
 def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:

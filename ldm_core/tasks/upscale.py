@@ -8,15 +8,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..pipelines.super_resolution import back_project, steps_to_run
+from ..pipelines.super_resolution import OffloadableSuperResolutionPipeline, back_project, steps_to_run
 from ..requests import UpscaleRequest
 from ..tiling import count_tiles, upscale_tiled
 from ..validation import CheckedInputs
-from .common import RunContext, TaskOutput
+from .common import FamilyParts, RunContext, TaskOutput
 
 # Default tile edge (low-res px): one UNet call covers a 128x128 input. The UNets are convolutional, and the VAE is
 # tiled at its own native size during the call, so memory stays bounded; 25 native 32 px tiles took 30% longer.
 DEFAULT_TILE = 128
+
+
+def family_pipeline(parts: FamilyParts) -> OffloadableSuperResolutionPipeline:
+    """The low-resolution image enters by concatenation: no text encoder (Sec. 4.4)."""
+    return OffloadableSuperResolutionPipeline(vqvae=parts.vae, unet=parts.unet, scheduler=parts.scheduler)
 
 
 @contextlib.contextmanager

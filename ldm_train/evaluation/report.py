@@ -3,7 +3,7 @@
     python -m ldm_train.evaluation.report                      # full run (a few minutes on 2 cores)
     python -m ldm_train.evaluation.report --quick              # fewer samples
 
-Bars (issue #3): evaluator mIoU >= 0.90; autoencoder PSNR >= 26 dB and evaluator mIoU on reconstructions >= 0.88;
+The project's bars: evaluator mIoU >= 0.90; autoencoder PSNR >= 26 dB and evaluator mIoU on reconstructions >= 0.88;
 map adherence mIoU >= 0.75; text adherence >= 0.80; inpainting PSNR in the mask >= blur-fill + 3 dB; x4 PSNR >=
 bicubic on scenes and >= bicubic - 1 dB on held-out photos, with more high-frequency detail than bicubic.
 """
@@ -29,6 +29,7 @@ from ldm_core.config import EngineConfig
 from ldm_core.engine import Engine
 from ldm_core.palette import CLASS_ID, label_map_to_color
 from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
+from ldm_core.spaces import to_model_range
 
 from ..data.dataset import HELDOUT_SEED_OFFSET, SceneArrays, load_scenes
 from ..data.photos import HELDOUT_PHOTOS, load_photo, random_crops
@@ -161,7 +162,7 @@ class Evaluation:
         vae = AutoencoderKL.from_pretrained(self.family / "vae", torch_dtype=torch.float32).eval()
         images = self.heldout.images[:200]
         with torch.no_grad():
-            pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+            pixels = to_model_range(images, channels_last=True)
             recon = torch.cat([vae.decode(vae.encode(p).latent_dist.mean).sample for p in pixels.split(50)])
         recon = ((recon.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
         value = float(np.mean([psnr(a, b) for a, b in zip(images, recon, strict=False)]))
@@ -284,7 +285,7 @@ class Evaluation:
         )
 
     def speed(self) -> None:
-        """The issue's speed bars, from the median latencies measured above (default settings, this machine)."""
+        """The speed bars, from the median latencies measured above (default settings, this machine)."""
         bars = {"text2img": 1.5, "semantic": 1.5, "inpaint": 1.5, "upscale 128->512": 3.0}
         for task, bar in bars.items():
             if task in self.timings:

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ldm_core.palette import NUM_CLASSES
+from ldm_core.spaces import to_model_range
 
 from ..common import Budget, Checkpointer, cool_down, load_checkpoint
 from ..data.dataset import HELDOUT_SEED_OFFSET, load_scenes
@@ -113,8 +114,7 @@ def segment(
     """uint8 (N, H, W, 3) -> (label maps (N, H, W), time ids (N,), features (N, F))."""
     labels, times, feats = [], [], []
     for start in range(0, len(images), batch_size):
-        pixels = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).permute(0, 3, 1, 2)
-        logits, time_logits, features = model(pixels.float() / 127.5 - 1)
+        logits, time_logits, features = model(to_model_range(images[start : start + batch_size], channels_last=True))
         labels.append(logits.argmax(1).numpy())
         times.append(time_logits.argmax(1).numpy())
         feats.append(features.numpy())
@@ -155,7 +155,7 @@ def train(cfg: SegmenterConfig, out_dir: Path, run_dir: Path, cache_dir: Path) -
     model.train()
     while not budget.done(state.step):
         idx = rng.integers(0, len(scenes), cfg.batch_size)
-        pixels = torch.from_numpy(scenes.images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
+        pixels = to_model_range(scenes.images[idx], channels_last=True)
         labels = torch.from_numpy(scenes.label_maps[idx].astype(np.int64))
         if rng.random() < 0.5:
             pixels, labels = pixels.flip(-1), labels.flip(-1)

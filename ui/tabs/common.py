@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
-from ..controls import ResultPanel
+from ldm_core.registry import TASKS
+
+from ..controls import Inputs, ResultPanel
 from ..runner import EngineRunner, session_of
+
+
+@dataclass
+class TaskTab:
+    """What a task's tab (`build(runner, limits)` in `ui/tabs/<task>.py`) gives the rest of the UI."""
+
+    inputs: Inputs  # its run handler's inputs by parameter name (the API's names); PNG info fills them by name
+    image_input: gr.components.Component | None = None  # where an image sent from another tab lands
+    result: ResultPanel | None = None  # its gallery and the selected image, for its "Send to" buttons
+    send_to: dict[str, gr.Button] = field(default_factory=dict)  # target task -> the button under the result
+
 
 # One engine queue for every tab. Its limit is the queue's default_concurrency_limit (gradio's default 1; the app's
 # --concurrency); the engine's lock still serialises model runs whatever the limit.
@@ -49,9 +63,10 @@ def action_row(prefix: str, label: str) -> tuple[gr.Button, gr.Button]:
     return generate, cancel
 
 
-def send_to_row(prefix: str) -> tuple[gr.Button, gr.Button]:
-    """ "Send to inpainting" / "Send to super-resolution" under a result gallery."""
+def send_to_row(prefix: str, targets: tuple[str, ...] = ("inpaint", "upscale")) -> dict[str, gr.Button]:
+    """ "Send to <task>" buttons under a result gallery (`#<prefix>-to-<task>`), by target task."""
     with gr.Row():
-        to_inpaint = gr.Button("Send to inpainting", size="sm", elem_id=f"{prefix}-to-inpaint")
-        to_upscale = gr.Button("Send to super-resolution", size="sm", elem_id=f"{prefix}-to-upscale")
-    return to_inpaint, to_upscale
+        return {
+            task: gr.Button(f"Send to {TASKS[task].tab_label.lower()}", size="sm", elem_id=f"{prefix}-to-{task}")
+            for task in targets
+        }

@@ -71,7 +71,8 @@ def find(outputs_dir: Path, user: str | None, query: str) -> list[dict[str, str]
     return found
 
 
-def build(outputs_dir: Path | None) -> HistoryTab:
+def build(outputs_dir: Path | None, targets: dict[str, str]) -> HistoryTab:
+    """`targets`: tab id -> label, one "send to" button each."""
     with gr.Row():
         search = gr.Textbox(
             label="Search prompts",
@@ -97,13 +98,9 @@ def build(outputs_dir: Path | None) -> HistoryTab:
             gr.Markdown("Send the selected result (image, prompt and settings) to:")
             with gr.Row():
                 send = {
-                    "text2img": gr.Button("Text-to-image", size="sm", elem_id="history-to-text2img"),
-                    "semantic": gr.Button("Semantic map", size="sm", elem_id="history-to-semantic"),
-                    "inpaint": gr.Button("Inpainting", size="sm", elem_id="history-to-inpaint"),
+                    target: gr.Button(label, size="sm", min_width=120, elem_id=f"history-to-{target}")
+                    for target, label in targets.items()
                 }
-            with gr.Row():
-                send["upscale"] = gr.Button("Super-resolution", size="sm", elem_id="history-to-upscale")
-                send["png_info"] = gr.Button("PNG info", size="sm", elem_id="history-to-pnginfo")
             delete = gr.Button("Delete", variant="stop", size="sm", elem_id="history-delete")
     entries = gr.State([])
     selected = gr.State(None)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
+from ldm_core.limits import Limits
 from ldm_core.requests import InpaintRequest
+from ldm_core.validation import MAX_MASK_BLUR, MAX_PADDING
 
 from ..controls import (
-    ResultPanel,
-    SamplingControls,
     gallery_outputs,
     gallery_stream,
+    named_inputs,
     request_default,
     result_panel,
     sampling_controls,
@@ -23,28 +22,12 @@ from ..editor import editor_background, editor_mask
 from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
 from ..words import placeholder, prompt_vocabulary, words_html
-from .common import ENGINE_QUEUE, GALLERY_EMPTY, action_row, send_to_row, wire_reuse_seed
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, TaskTab, action_row, send_to_row, wire_reuse_seed
 
 MASK_BRUSH = ("#ff2bd6", 0.7)  # any colour works: the mask is wherever the layer has alpha > 0
 
 
-@dataclass
-class InpaintTab:
-    editor: gr.ImageEditor
-    prompt: gr.Textbox
-    negative_prompt: gr.Textbox
-    mask_blur: gr.Slider
-    invert_mask: gr.Checkbox
-    only_masked: gr.Checkbox
-    padding: gr.Slider
-    strength: gr.Slider
-    sampling: SamplingControls
-    result: ResultPanel
-    send_to_inpaint: gr.Button
-    send_to_upscale: gr.Button
-
-
-def build(runner: EngineRunner) -> InpaintTab:
+def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     with gr.Row():
         with gr.Column(scale=1):
             editor = gr.ImageEditor(
@@ -76,7 +59,7 @@ def build(runner: EngineRunner) -> InpaintTab:
                 strength = strength_slider("inpaint", InpaintRequest, "1 repaints from pure noise")
                 mask_blur = gr.Slider(
                     0,
-                    64,
+                    MAX_MASK_BLUR,
                     value=request_default(InpaintRequest, "mask_blur"),
                     step=1,
                     label="Mask blur (px)",
@@ -95,16 +78,16 @@ def build(runner: EngineRunner) -> InpaintTab:
                 )
                 padding = gr.Slider(
                     0,
-                    256,
+                    MAX_PADDING,
                     value=request_default(InpaintRequest, "only_masked_padding"),
                     step=4,
                     label="Only-masked padding (px)",
                     elem_id="inpaint-padding",
                 )
-            sampling = sampling_controls("inpaint", InpaintRequest)
+            sampling = sampling_controls("inpaint", limits, InpaintRequest)
         with gr.Column(scale=1):
             result = result_panel("inpaint")
-            send_to_inpaint, send_to_upscale = send_to_row("inpaint")
+            send_to = send_to_row("inpaint", ("inpaint", "upscale"))  # inpainting again: a second pass
 
     def inpaint(
         image_and_mask: dict | None,
@@ -143,31 +126,18 @@ def build(runner: EngineRunner) -> InpaintTab:
         )
         yield from gallery_stream(runner, generation, session_of(request), progress)
 
-    inputs = [
-        editor,
-        prompt,
-        negative_prompt,
-        strength,
-        mask_blur,
-        invert_mask,
-        only_masked,
-        padding,
-        *sampling.components(),
-    ]
-    outputs = gallery_outputs(result)
+    named = {
+        "image_and_mask": editor,
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "strength": strength,
+        "mask_blur": mask_blur,
+        "invert_mask": invert_mask,
+        "only_masked": only_masked,
+        "only_masked_padding": padding,
+        **sampling.inputs(),
+    }
+    inputs, outputs = named_inputs(inpaint, named), gallery_outputs(result)
     wire_run(generate, cancel, runner, inpaint, inputs, outputs, view, "inpaint", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
-    return InpaintTab(
-        editor,
-        prompt,
-        negative_prompt,
-        mask_blur,
-        invert_mask,
-        only_masked,
-        padding,
-        strength,
-        sampling,
-        result,
-        send_to_inpaint,
-        send_to_upscale,
-    )
+    return TaskTab(named, image_input=editor, result=result, send_to=send_to)

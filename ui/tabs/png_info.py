@@ -13,13 +13,6 @@ from ldm_core.infotext import parse_infotext, read_png_infotext
 
 logger = logging.getLogger(__name__)
 
-TASK_TABS = {
-    "text2img": "Text-to-image",
-    "semantic": "Semantic map",
-    "inpaint": "Inpainting",
-    "upscale": "Super-resolution",
-}
-
 
 @dataclass
 class PngInfoTab:

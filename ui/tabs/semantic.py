@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
+from ldm_core.limits import Limits
 from ldm_core.palette import CLASS_ID, PALETTE
 from ldm_core.requests import SemanticMapRequest
 
-from ..controls import (
-    ResultPanel,
-    SamplingControls,
-    gallery_outputs,
-    gallery_stream,
-    result_panel,
-    sampling_controls,
-    sampling_kwargs,
-)
+from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
 from ..editor import editor_composite, filled_canvas, palette_hex, palette_legend_html
 from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, GALLERY_EMPTY, action_row, send_to_row, wire_reuse_seed
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, TaskTab, action_row, send_to_row, wire_reuse_seed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
 CANVAS_SIZE = (256, 256)
@@ -31,18 +23,7 @@ FILL_CLASS = "sky"  # what unpainted (or erased) canvas means
 BRUSH_SIZE = 16
 
 
-@dataclass
-class SemanticTab:
-    editor: gr.ImageEditor
-    prompt: gr.Textbox
-    negative_prompt: gr.Textbox
-    sampling: SamplingControls
-    result: ResultPanel
-    send_to_inpaint: gr.Button
-    send_to_upscale: gr.Button
-
-
-def build(runner: EngineRunner) -> SemanticTab:
+def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     colors = palette_hex()
     with gr.Row():
         with gr.Column(scale=1):
@@ -80,10 +61,10 @@ def build(runner: EngineRunner) -> SemanticTab:
                 elem_id="semantic-prompt",
             )
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="semantic-negative")
-            sampling = sampling_controls("semantic", SemanticMapRequest)
+            sampling = sampling_controls("semantic", limits, SemanticMapRequest)
         with gr.Column(scale=1):
             result = result_panel("semantic")
-            send_to_inpaint, send_to_upscale = send_to_row("semantic")
+            send_to = send_to_row("semantic")
 
     def semantic(
         semantic_map: dict | None,
@@ -136,8 +117,8 @@ def build(runner: EngineRunner) -> SemanticTab:
     upload.upload(load_map, [upload], [editor, source], api_visibility="private")
     blank.click(blank_canvas, None, [editor, source], api_visibility="private")
     editor.clear(blank_canvas, None, [editor, source], api_visibility="private")  # the trash icon: back to sky
-    inputs = [editor, prompt, negative_prompt, *sampling.components()]
-    outputs = gallery_outputs(result)
+    named = {"semantic_map": editor, "prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs()}
+    inputs, outputs = named_inputs(semantic, named), gallery_outputs(result)
     wire_run(generate, cancel, runner, semantic, inputs, outputs, view, "semantic", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
-    return SemanticTab(editor, prompt, negative_prompt, sampling, result, send_to_inpaint, send_to_upscale)
+    return TaskTab(named, result=result, send_to=send_to)

@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
+from ldm_core.limits import Limits
 from ldm_core.requests import TextToImageRequest
+from ldm_core.validation import SIZE_MULTIPLE
 
-from ..controls import (
-    ResultPanel,
-    SamplingControls,
-    gallery_outputs,
-    gallery_stream,
-    result_panel,
-    sampling_controls,
-    sampling_kwargs,
-)
+from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
 from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
 from ..words import placeholder, prompt_vocabulary, words_html
-from .common import ENGINE_QUEUE, GALLERY_EMPTY, action_row, send_to_row, wire_reuse_seed
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, TaskTab, action_row, send_to_row, wire_reuse_seed
 
 
-@dataclass
-class Text2ImgTab:
-    prompt: gr.Textbox
-    negative_prompt: gr.Textbox
-    sampling: SamplingControls
-    width: gr.Slider
-    height: gr.Slider
-    result: ResultPanel
-    send_to_inpaint: gr.Button
-    send_to_upscale: gr.Button
-
-
-def build(runner: EngineRunner) -> Text2ImgTab:
+def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     with gr.Row():
         with gr.Column(scale=1):
             words = prompt_vocabulary(runner.engine)
@@ -51,23 +31,23 @@ def build(runner: EngineRunner) -> Text2ImgTab:
             if words:
                 gr.HTML(words_html("txt2img-prompt", words), elem_id="txt2img-words")
             negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
-            sampling = sampling_controls("txt2img", TextToImageRequest)
+            sampling = sampling_controls("txt2img", limits, TextToImageRequest)
             with gr.Row():
-                width = gr.Slider(
-                    0, 1024, value=0, step=8, label="Width", info="0: the model's native size", elem_id="txt2img-width"
-                )
-                height = gr.Slider(
-                    0,
-                    1024,
-                    value=0,
-                    step=8,
-                    label="Height",
-                    info="0: the model's native size",
-                    elem_id="txt2img-height",
+                width, height = (
+                    gr.Slider(
+                        0,
+                        limits.max_size,
+                        value=0,
+                        step=SIZE_MULTIPLE,
+                        label=side.title(),
+                        info="0: the model's native size",
+                        elem_id=f"txt2img-{side}",
+                    )
+                    for side in ("width", "height")
                 )
         with gr.Column(scale=1):
             result = result_panel("txt2img")
-            send_to_inpaint, send_to_upscale = send_to_row("txt2img")
+            send_to = send_to_row("txt2img")
 
     def text2img(
         prompt: str,
@@ -91,8 +71,10 @@ def build(runner: EngineRunner) -> Text2ImgTab:
         )
         yield from gallery_stream(runner, generation, session_of(request), progress)
 
-    inputs = [prompt, negative_prompt, *sampling.components(), width, height]
+    named = {"prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs(), "width": width}
+    named["height"] = height
+    inputs = named_inputs(text2img, named)
     outputs = gallery_outputs(result)
     wire_run(generate, cancel, runner, text2img, inputs, outputs, view, "text2img", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
-    return Text2ImgTab(prompt, negative_prompt, sampling, width, height, result, send_to_inpaint, send_to_upscale)
+    return TaskTab(named, result=result, send_to=send_to)

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 from PIL import Image
 
 from ldm_core.infotext import PNG_KEY
+from ldm_core.limits import Limits
 from ldm_core.requests import UpscaleRequest
+from ldm_core.validation import MAX_TILE, MAX_TILE_OVERLAP, SIZE_MULTIPLE
 
-from ..controls import SamplingControls, request_default, sampling_controls, sampling_kwargs, strength_slider
+from ..controls import named_inputs, request_default, sampling_controls, sampling_kwargs, strength_slider
 from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, action_row
-
-SCALE = 4
+from .common import ENGINE_QUEUE, TaskTab, action_row
 
 
-@dataclass
-class UpscaleTab:
-    image: gr.Image
-    sampling: SamplingControls
-    tile_size: gr.Slider
-    tile_overlap: gr.Slider
-    strength: gr.Slider
-    back_project: gr.Checkbox
-    comparison: gr.ImageSlider
-    seed_used: gr.Number
-    infotext: gr.Textbox
-
-
-def build(runner: EngineRunner) -> UpscaleTab:
+def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     with gr.Row():
         with gr.Column(scale=1):
             image = gr.Image(
@@ -45,20 +30,20 @@ def build(runner: EngineRunner) -> UpscaleTab:
             )
             generate, cancel = action_row("upscale", "Upscale ×4")
             view = run_view("upscale")
-            sampling = sampling_controls("upscale", UpscaleRequest, guidance=False, batch=False)
+            sampling = sampling_controls("upscale", limits, UpscaleRequest, guidance=False, batch=False)
             with gr.Row():
                 tile_size = gr.Slider(
                     0,
-                    512,
+                    MAX_TILE,
                     value=0,
-                    step=8,
+                    step=SIZE_MULTIPLE,
                     label="Tile size (low-res px)",
                     info="0: automatic (128, or the model's native tile if larger)",
                     elem_id="upscale-tile-size",
                 )
                 tile_overlap = gr.Slider(
                     0,
-                    64,
+                    MAX_TILE_OVERLAP,
                     value=request_default(UpscaleRequest, "tile_overlap"),
                     step=1,
                     label="Tile overlap (low-res px)",
@@ -117,7 +102,15 @@ def build(runner: EngineRunner) -> UpscaleTab:
         before = image.resize(upscaled.size, Image.Resampling.BICUBIC)
         return (before, upscaled), result.seed, text
 
-    inputs = [image, *sampling.components(), tile_size, tile_overlap, strength, back_project]
+    named = {
+        "image": image,
+        **sampling.inputs(),
+        "tile_size": tile_size,
+        "tile_overlap": tile_overlap,
+        "strength": strength,
+        "keep_colours": back_project,
+    }
     outputs = [comparison, seed_used, infotext]
+    inputs = named_inputs(upscale, named)
     wire_run(generate, cancel, runner, upscale, inputs, outputs, view, "upscale", (None, None, ""), ENGINE_QUEUE)
-    return UpscaleTab(image, sampling, tile_size, tile_overlap, strength, back_project, comparison, seed_used, infotext)
+    return TaskTab(named, image_input=image)
