@@ -95,6 +95,7 @@ def paint_stroke(page: Page, editor_id: str) -> None:
     """A short brush stroke across the middle of an ImageEditor (about 10 moves: each costs ~150 ms here)."""
     canvas = page.locator(f"#{editor_id} .pixi-target canvas")
     expect(canvas).to_be_visible()
+    canvas.scroll_into_view_if_needed()  # mouse coordinates are the viewport's
     box = canvas.bounding_box()
     assert box is not None
     x, y = box["x"] + box["width"] / 2 - 50, box["y"] + box["height"] / 2
@@ -103,6 +104,7 @@ def paint_stroke(page: Page, editor_id: str) -> None:
     for i in range(1, 10):
         page.mouse.move(x + 11 * i, y + (6 if i % 2 else -6))
     page.mouse.up()
+    page.wait_for_timeout(500)  # the editor hands the new layer to gradio shortly after the stroke
 
 
 def expect_loaded_image(page: Page, selector: str) -> None:
@@ -233,13 +235,21 @@ def progress_of(page: Page, prefix: str):
     return page.locator(f"#{prefix}-progress .studio-progress")
 
 
+def expect_done(page: Page, prefix: str) -> None:
+    """The tab's run finished with a result (on failure, the messages on screen say why)."""
+    line = progress_of(page, prefix)
+    expect(line).to_have_attribute("data-state", re.compile("done|failed|cancelled"), timeout=RESULT_TIMEOUT_MS)
+    state = line.get_attribute("data-state")
+    assert state == "done", f"{prefix}: {state}: {page.locator('.toast-body').all_inner_texts()}"
+
+
 def generate_once(page: Page, prompt: str) -> str:
     """A short text-to-image run to the end; returns the seed it shows."""
     open_tab(page, "Text-to-image")
     page.locator("#txt2img-prompt textarea").fill(prompt)
     set_steps(page, "txt2img")
     page.locator("#txt2img-generate").click()
-    expect(progress_of(page, "txt2img")).to_have_attribute("data-state", "done", timeout=RESULT_TIMEOUT_MS)
+    expect_done(page, "txt2img")
     expect_loaded_image(page, "#txt2img-gallery img")
     seed = page.locator("#txt2img-seed-used input").input_value()
     assert seed.isdigit()
@@ -373,10 +383,11 @@ def test_send_to_inpainting_carries_the_image_and_the_prompt_and_inpainting_send
     page.locator("#txt2img-to-inpaint").click()
     expect(page.get_by_role("tab", name="Inpainting", exact=True)).to_have_attribute("aria-selected", "true")
     expect(page.locator("#inpaint-prompt textarea")).to_have_value("a house")
+    page.wait_for_timeout(1_500)  # let the editor draw the image it received: a stroke before that is dropped
     paint_stroke(page, "inpaint-editor")
     set_steps(page, "inpaint")
     page.locator("#inpaint-generate").click()
-    expect(progress_of(page, "inpaint")).to_have_attribute("data-state", "done", timeout=RESULT_TIMEOUT_MS)
+    expect_done(page, "inpaint")
     page.locator("#inpaint-prompt textarea").fill("")
     page.locator("#inpaint-to-inpaint").click()  # a second pass on the result
     expect(page.locator("#inpaint-prompt textarea")).to_have_value("a house")
