@@ -427,7 +427,7 @@ def test_a_png_without_parameters_warns_once(page: Page, tmp_path: Path):
         close.click()
 
 
-def test_history_lists_results_newest_first_survives_a_reload_and_sends_and_deletes(page: Page):
+def test_history_lists_results_newest_first_survives_a_reload_and_sends_and_deletes(page: Page, screenshot_dir: Path):
     generate_once(page, "a snowy mountain")
     page.reload()
     expect(page.locator("#status-line summary")).to_contain_text("Ready")
@@ -436,6 +436,7 @@ def test_history_lists_results_newest_first_survives_a_reload_and_sends_and_dele
     expect(cards.first).to_be_visible()
     total = cards.count()
     expect(page.locator("#history-gallery")).to_contain_text("a snowy mountain")  # newest first: its caption
+    screenshot(page, screenshot_dir, "history")
     page.locator("#history-search textarea").fill("snowy")
     page.locator("#history-search textarea").press("Enter")
     expect(page.locator("#history-count")).to_contain_text("matching")

@@ -125,7 +125,10 @@ def build(outputs_dir: Path | None, targets: dict[str, str]) -> HistoryTab:
     def remove(query: str | None, found: list[dict[str, str]], index: int | None, request: gr.Request):
         entry = chosen(found, index)
         if outputs_dir is not None:
-            history_files.delete_output(outputs_dir, user_of(request), Path(entry["path"]))
+            try:
+                history_files.delete_output(outputs_dir, user_of(request), Path(entry["path"]))
+            except PermissionError as error:
+                raise gr.Error(str(error), print_exception=False) from error
         gr.Info(f"Deleted {Path(entry['path']).name}.")
         return show(query, request)
 
