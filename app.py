@@ -30,6 +30,8 @@ LIMIT_FLAGS = {  # Limits field -> help; each is a --max-... flag whose default 
     "max_size": "text-to-image width and height",
     "max_image_side": "input image side (inpainting, semantic maps); Pillow refuses files past twice its square",
     "max_upscale_side": "super-resolution input side",
+    "max_request_seconds": "seconds one request may hold the device, estimated from its pixels x steps x batch and "
+    "measured on this device; bigger requests are refused saying what fits",
 }
 
 
@@ -101,6 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     models.add_argument(
         "--model-dir", type=Path, default=None, help="folder of the built-in family (default assets/builtin)"
     )
+    models.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path("models"),
+        help="folder of .safetensors checkpoints the page's checkpoint picker lists (default models/)",
+    )
     models.add_argument("--offline", action="store_true", help="never contact the model hub; use local files only")
     models.add_argument("--outputs", type=Path, default=Path("outputs"), help="where generated PNGs are saved")
     models.add_argument("--no-save", action="store_true", help="do not save generated images to --outputs")
@@ -127,6 +135,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         preset=args.preset,
         model_root=args.model_dir,
         sources=parse_sources(args.source),
+        models_dir=args.models_dir,
         device=args.device,
         dtype=args.dtype,
         offload=args.offload,
@@ -210,8 +219,9 @@ def print_credentials(login: tuple[str, str]) -> None:
 
 
 def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
-    """gradio launch() keywords: loopback unless --listen; only the outputs folder is served as files."""
-    blocked = [path for path in (args.model_dir, args.auth_file) if path is not None]
+    """gradio launch() keywords: loopback unless --listen; only the outputs folder is served as files, and with logins
+    not even that: each user fetches only their own outputs, at /studio/outputs/ (ui.http_guard)."""
+    blocked = [path for path in (args.model_dir, args.models_dir, args.auth_file) if path is not None]
     return {
         "server_name": "0.0.0.0" if args.listen else "127.0.0.1",
         "server_port": args.port,
@@ -219,18 +229,34 @@ def launch_options(args: argparse.Namespace, access: Access) -> dict[str, Any]:
         "share": args.share,
         "prevent_thread_lock": True,
         "max_file_size": int(args.max_upload_mb * 1024 * 1024),
-        "allowed_paths": [] if args.no_save else [str(args.outputs)],
+        "allowed_paths": [] if args.no_save or access.logins else [str(args.outputs)],
         "blocked_paths": [str(path) for path in blocked],
         "show_error": False,  # only studio errors (gr.Error) reach the browser; tracebacks stay in the log
     }
 
 
-def launch(demo: gr.Blocks, args: argparse.Namespace) -> None:
+def engine_summary(description: dict[str, Any]) -> str:
+    """The terminal's second line after the URL: "  preset builtin · device cpu (float32) · memory none"."""
+    dtype = description.get("dtype") or "?"
+    if description.get("autocast"):
+        dtype += f" + {description['autocast']} autocast"
+    line = (
+        f"  preset {description.get('preset')} · device {description.get('device')} ({dtype}) · "
+        f"memory {description.get('memory_mode')}"
+    )
+    if description.get("serving"):  # --serve ray: where the engine runs
+        line += f"\n  engine {description['serving']}"
+    return "\n".join([line, *(f"  note: {notice}" for notice in description.get("notices") or [])])
+
+
+def launch(demo: gr.Blocks, args: argparse.Namespace, summary: str = "") -> None:
     """Serve; when --share cannot open its tunnel, say so plainly and keep serving locally."""
     access = resolve_access(args)
     replicas = (args.replicas or 1) if args.serve == "ray" else 1
     demo.queue(default_concurrency_limit=args.concurrency or replicas, max_size=args.max_queue)
     _, local_url, share_url = demo.launch(**launch_options(args, access))
+    if summary:
+        print(summary, flush=True)
     if access.generated:
         print_credentials(access.generated)
     if args.share and not share_url:
@@ -251,6 +277,8 @@ if __name__ == "__main__":
         level=logging.DEBUG if arguments.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not arguments.verbose:  # gradio's own HTTP checks at start-up, one INFO line per request
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         remote = serve_options(arguments)  # --serve ray: engine replicas on Ray Serve (imported only then)
         if remote is None:
@@ -263,6 +291,6 @@ if __name__ == "__main__":
         raise SystemExit(f"Cannot start: {error}") from None
     try:
         demo = build_demo(engine)
-        launch(demo, arguments)
+        launch(demo, arguments, engine_summary(engine.describe()))
     finally:
         getattr(engine, "close", lambda: None)()  # replicas stop with the app

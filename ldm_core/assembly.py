@@ -20,9 +20,6 @@ from diffusers import (
     DDIMScheduler,
     DiffusionPipeline,
     LDMTextToImagePipeline,
-    StableDiffusionControlNetPipeline,
-    StableDiffusionInpaintPipeline,
-    StableDiffusionPipeline,
     UNet2DConditionModel,
     UNet2DModel,
 )
@@ -31,6 +28,11 @@ from transformers import AutoTokenizer, CLIPTextModel
 from .errors import ModelNotAvailableError
 from .family import FAMILY_FILE, UNET_FOLDERS
 from .loading import Loader, is_single_file, missing_files, model_name
+from .pipelines.stable_diffusion import (
+    StableDiffusionControlNetPipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+)
 from .pipelines.super_resolution import OffloadableSuperResolutionPipeline
 from .presets import ResolvedPreset, TaskSource
 from .registry import TASKS
@@ -59,6 +61,7 @@ class LoadedTask:
     latent_channels: int
     vae_factor: int
     scheduler_config: Any  # the model's own schedule, the base of every per-request sampler
+    guidance_rescale: float = 0.0  # rescaled classifier-free guidance, when the model asks for it (0 = plain CFG)
 
     @property
     def denoiser(self) -> torch.nn.Module:
@@ -112,6 +115,15 @@ class Assembler:
                 return reason
         return None
 
+    def native_size(self, task: str) -> int | None:
+        """The output size (pixels) the task's model was trained at, when a file says so without loading weights:
+        the built-in family's family.json (not for the x4 task, whose size is its input's)."""
+        spec = self.preset.tasks.get(task)
+        if spec is None or spec.kind != "family" or task == "upscale":
+            return None
+        size = _read_family_metadata(Path(self.preset.base or spec.source) / FAMILY_FILE).get("image_size")
+        return int(size) if isinstance(size, int) else None
+
     def build(self, task: str) -> LoadedTask:
         spec = self.preset.tasks.get(task)
         if spec is None:
@@ -145,15 +157,22 @@ class Assembler:
         folder = str(Path(spec.source) / Path(unet_file).parent)
         unet = self.loader.pretrained(unet_class, folder, f"the built-in {task} model ({UNET_FOLDERS[task]}/)")
         vae, scheduler = base["vae"], base["scheduler"]
+        sampling = base["family"].get("sampling", {}).get(task, {})
+        if sampling.get("scheduler"):  # this UNet's own schedule (e.g. v-prediction, zero terminal SNR, trailing)
+            what = f"the built-in {task} model's scheduler ({sampling['scheduler']}/)"
+            root = self.preset.base or ""
+            scheduler = self.loader.pretrained(DDIMScheduler, root, what, sampling["scheduler"], weights=False)
         pipe = entry.family_pipeline(FamilyParts(unet, vae, scheduler, base["text_encoder"], base["tokenizer"]))
         factor = downsampling_factor(vae.config)
         image_size = int(base["family"].get("image_size", unet.config.sample_size * factor))
         # the semantic map is concatenated at latent size, so it must also divide by the UNet's own downsampling
         multiple = factor * downsampling_factor(unet.config) if task == "semantic" else 8
         native = image_size // factor if task == "upscale" else image_size
-        return LoadedTask(
-            task, "family", pipe, "builtin", native, multiple, vae.config.latent_channels, factor, scheduler.config
-        )
+        rescale = float(sampling.get("guidance_rescale", 0.0))
+        if rescale and task == "inpaint":
+            logger.warning("the inpainting pipeline has no rescaled guidance; the family's %s is not applied", rescale)
+        channels, schedule = vae.config.latent_channels, scheduler.config
+        return LoadedTask(task, "family", pipe, "builtin", native, multiple, channels, factor, schedule, rescale)
 
     # --- Stable Diffusion 1.5 and its add-ons --------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ class EngineConfig:
     preset: str = "builtin"  # see presets.PRESETS
     model_root: Path | str | None = None  # built-in family folder (default assets/builtin)
     sources: dict[str, str] | None = None  # per-task override: hub id, local diffusers folder or .safetensors file
+    models_dir: Path | str | None = None  # the checkpoint picker's folder of .safetensors files (default models/)
     device: str = "auto"  # auto | cuda | cuda:1 | mps | cpu
     dtype: str = "auto"  # auto (fp16 on CUDA, fp32 elsewhere) | fp16 | bf16 | fp32
     offload: Offload = "auto"  # auto picks from free VRAM; model/sequential need an accelerator

@@ -10,15 +10,21 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from .assembly import Assembler, LoadedTask
+from .budget import Work, WorkBudget
+from .checkpoints import HashCache, ModelChoice, find_choice, list_choices, sources_for
 from .config import EngineConfig
-from .errors import InvalidRequestError, ModelNotAvailableError, OutOfMemoryError, StudioError
+from .errors import CancelledError, InvalidRequestError, ModelNotAvailableError, OutOfMemoryError, StudioError
 from .infotext import format_infotext
-from .loading import Loader
+from .loading import Loader, is_single_file
 from .memory import MemoryManager, resolve_runtime
 from .outputs import save_images
 from .presets import resolve_preset
@@ -26,7 +32,7 @@ from .progress import ProgressCallback
 from .registry import TASKS, task_for
 from .requests import GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
-from .tasks.common import RunContext, TaskOutput
+from .tasks.common import RunContext, TaskOutput, fit_size
 from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, batch_seeds, check_request
 
 logger = logging.getLogger(__name__)
@@ -56,10 +62,15 @@ class Engine:
         )
         self.memory = MemoryManager(self.runtime)
         apply_decoder_limit(self.config.limits)  # Pillow refuses decompression bombs past the limits' pixel count
-        self._assembler = Assembler(self.preset, Loader(self.runtime.dtype, self.config.offline, self.config.cache_dir))
+        self._loader = Loader(self.runtime.dtype, self.config.offline, self.config.cache_dir)
+        self._assembler = Assembler(self.preset, self._loader)
         self._loaded: dict[str, LoadedTask] = {}
         self._failures: dict[str, str] = {}
         self._lock = threading.RLock()
+        self.budget = WorkBudget(float(self.config.limits.max_request_seconds), str(self.runtime.device))
+        self.hashes = HashCache()
+        self._model_hashes: dict[str, str] = {}  # task -> A1111 hash of its single-file source
+        self.selected_model = self._initial_model_name()
 
     # --- status --------------------------------------------------------------------------------------------------
 
@@ -75,8 +86,15 @@ class Engine:
                 status[task] = self._assembler.status(task)
         return status
 
+    def native_size(self, task: str) -> int | None:
+        """The task's native output size in pixels (its loaded model's, else from a cheap file read), or None."""
+        if task in self._loaded:
+            return self._loaded[task].native_size
+        return self._assembler.native_size(task)
+
     def describe(self) -> dict[str, Any]:
         return {
+            "model": self.selected_model,
             "preset": self.preset.name,
             "sources": {task: spec.source for task, spec in self.preset.tasks.items()},
             "loaded": sorted(self._loaded),
@@ -100,7 +118,61 @@ class Engine:
                     raise
                 self._failures.pop(task, None)
                 self._loaded[task] = loaded
+                source = self.preset.tasks[task].source
+                if is_single_file(source):
+                    self._model_hashes[task] = self.hashes.get(source)
             return self._loaded[task]
+
+    @contextmanager
+    def inspecting(self, task: str) -> Iterator[LoadedTask]:
+        """The task's pipeline held exclusively (the engine's lock) and ready on its device, for the model explorer:
+        hooks or attention processors installed inside see only the runs made inside (`run` re-enters the lock)."""
+        with self._lock:
+            loaded = self.load(task)
+            self.memory.activate(loaded.pipe)
+            with torch.inference_mode(), self.runtime.autocast_context():
+                yield loaded
+
+    # --- the checkpoint picker -----------------------------------------------------------------------------------
+
+    def model_choices(self) -> list[ModelChoice]:
+        """What the picker offers: builtin, every .safetensors in the models folder, the other presets."""
+        return list_choices(self.config.models_dir)
+
+    def select_model(self, name: str) -> dict[str, Any]:
+        """Switch to the picker's choice `name`, under the lock (waits for a running job): the file is checked
+        first (a wrong kind changes nothing), then every loaded pipeline is freed and the new model's first task
+        loads, so a failure shows at once. Returns `describe()`."""
+        choice = find_choice(name, self.config.models_dir)
+        with self._lock:
+            same_preset = self.preset.name == choice.preset
+            sources = sources_for(choice, self.config.sources if same_preset else None)
+            try:
+                preset = resolve_preset(choice.preset, self.config.model_root, sources)
+            except ValueError as error:
+                raise InvalidRequestError("model", name, str(error)) from error
+            self._loaded.clear()
+            self._failures.clear()
+            self._model_hashes.clear()
+            self._assembler = Assembler(preset, self._loader)  # drops the old components with the old assembler
+            self.memory.free()
+            self.budget = WorkBudget(self.budget.max_seconds, self.budget.device)  # costs measured on the old model
+            self.config = replace(self.config, preset=choice.preset, sources=sources)
+            self.preset, self.selected_model = preset, choice.name
+            logger.info("model: %s (preset %s, sources %s)", choice.name, preset.name, sources or "the preset's")
+            first = next(task for task in TASKS if task in preset.tasks)
+            self.load(first)
+            return self.describe()
+
+    def _initial_model_name(self) -> str:
+        """The picker's name for what the engine was started with: a models-folder file when text-to-image is one."""
+        source = (self.config.sources or {}).get("text2img", "")
+        if is_single_file(source):
+            for choice in list_choices(self.config.models_dir):
+                if choice.path is not None and choice.path.resolve() == Path(source).expanduser().resolve():
+                    return choice.name
+            return Path(source).name
+        return self.preset.name
 
     # --- running -------------------------------------------------------------------------------------------------
 
@@ -109,12 +181,15 @@ class Engine:
         request: GenerationRequest,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        owner: str | None = None,
     ) -> GenerationResult:
         """Validate, load (first time), generate, save. Raises a StudioError subclass for anything a user can fix.
 
         Seeds: seed=-1 draws one at random; image i of a batch uses seed + i (the same image it would be alone), and
         `result.seed` is the first. Progress events arrive once per denoising step (with a latent preview) and once at
-        the end; setting `cancel` stops the run before its next step with CancelledError, and nothing is saved.
+        the end; setting `cancel` stops the run before its next step with CancelledError, and nothing is saved (a run
+        cancelled while it waited for the engine never starts). `owner` (a login name) saves into that user's folder
+        under unguessable names (see `outputs.user_dir`).
         """
         inputs = check_request(request, self.config.limits)  # also refuses a request of no registered task
         spec = task_for(request)
@@ -123,9 +198,13 @@ class Engine:
         seed = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED - request.batch_size + 2)
         seeds = batch_seeds(seed, request.batch_size)
         with self._lock:
+            if cancel is not None and cancel.is_set():  # cancelled while waiting for the lock: costs nothing
+                raise CancelledError("Cancelled by the user before it started; nothing was run or saved.")
             started = time.perf_counter()
             try:
                 loaded = self.load(task)
+                work = request_work(task, request, inputs, loaded)
+                self.budget.check(work)  # refused before any step, saying what would fit
                 loaded_at = time.perf_counter()
                 output = self._generate(loaded, recipe, request, inputs, RunContext(loaded, seeds, progress, cancel))
             except StudioError:
@@ -142,11 +221,16 @@ class Engine:
                     "with --offload model (or --offload sequential: slowest, least memory)."
                 ) from error
             generated_at = time.perf_counter()
+            self.budget.record(work, generated_at - loaded_at)  # the estimate follows this device
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings
+        if cancel is not None and cancel.is_set():  # cancelled during decoding: the user no longer wants it
+            raise CancelledError("Cancelled by the user; nothing was saved.")
         saved: list = []
         if self.config.save_outputs:
-            saved, save_warnings = save_images(self.config.outputs_dir, task, output.images, seeds, infotexts)
+            saved, save_warnings = save_images(
+                self.config.outputs_dir, task, output.images, seeds, infotexts, user=owner
+            )
             warnings += save_warnings
         timings = {"load": loaded_at - started, "generate": generated_at - loaded_at}
         timings["save"] = time.perf_counter() - generated_at
@@ -180,6 +264,7 @@ class Engine:
             "CFG scale": request.guidance_scale if output.uses_guidance else None,
             "Seed": seed,
             "Size": f"{output.size[0]}x{output.size[1]}",
+            "Model hash": self._model_hashes.get(task),
             "Model": loaded.model_name,
             "Task": task,
             **output.params,
@@ -194,3 +279,22 @@ def _size_of(request: GenerationRequest) -> str:
         return f"{width}x{height}"
     image = getattr(request, "image", None) or getattr(request, "color_map", None)
     return f"{image.width}x{image.height}" if image is not None else "the model's native size"
+
+
+def request_work(task: str, request: GenerationRequest, inputs: CheckedInputs, loaded: LoadedTask) -> Work:
+    """The denoiser's work for a checked request: megapixels per image at the model's working size, steps run."""
+    steps = float(request.num_inference_steps)
+    native = loaded.native_size
+    if task == "text2img":
+        size = (getattr(request, "width", None) or native, getattr(request, "height", None) or native)
+    elif task == "semantic" and inputs.label_map is not None:
+        height, width = inputs.label_map.shape
+        size = fit_size(width, height, native, loaded.size_multiple)
+    elif inputs.image is not None:
+        size = inputs.image.size
+        steps *= max(float(getattr(request, "strength", 1.0)), 1.0 / max(steps, 1.0))
+        if task == "upscale":  # the x4 output is what the denoiser and decoder work on; messages speak of the input
+            return Work(task, size[0] * size[1] * 16 / 1_000_000, steps, request.batch_size, size, "input")
+    else:
+        size = (native, native)
+    return Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)

@@ -18,6 +18,7 @@ class Limits:
     max_size: int = 2048  # text-to-image width and height
     max_image_side: int = 4096  # input images (inpainting, semantic maps), each side
     max_upscale_side: int = 1024  # super-resolution input, each side (x4 output stays within 4096)
+    max_request_seconds: int = 60  # estimated seconds one request may hold the device (ldm_core.budget)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

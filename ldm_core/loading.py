@@ -15,6 +15,7 @@ import torch
 from huggingface_hub import try_to_load_from_cache
 
 from .errors import ModelNotAvailableError
+from .single_file import single_file_options
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,8 +109,16 @@ class Loader:
         return self._guard(what, location, lambda: cls.from_pretrained(source, **options))
 
     def single_file(self, cls: Any, path: str, what: str, **kwargs: Any) -> Any:
-        options = self._options(path) | {"dtype": self.dtype} | kwargs
-        return self._guard(what, path, lambda: cls.from_single_file(path, **options))
+        """cls.from_single_file(path) offline: the file is classified first (a wrong kind is a named error), and
+        the shipped architecture configs and CLIP tokenizer stand in for the hub's (see single_file)."""
+        file = str(Path(path).expanduser())
+        if not Path(file).is_file():
+            raise ModelNotAvailableError(f"{what} is not available: {path} does not exist; {LOCAL_HINT}.")
+        offline = single_file_options(cls, file, what, kwargs)
+        options = self._options(path) | {"dtype": self.dtype} | offline | kwargs
+        if offline:
+            options["local_files_only"] = True  # everything it needs is local: never reach for the hub
+        return self._guard(what, path, lambda: cls.from_single_file(file, **options))
 
     def _guard(self, what: str, location: str, load: Callable[[], T]) -> T:
         try:

@@ -52,10 +52,19 @@ def label_map_to_color(label_map: np.ndarray) -> np.ndarray:
     return PALETTE[np.asarray(label_map, dtype=np.int64)]
 
 
-def snap_to_palette(color_map: np.ndarray) -> SnapResult:
-    """Map every pixel of an (H, W, 3) colour image to the nearest palette class (anti-aliased edges, JPEG noise)."""
-    pixels = np.asarray(color_map)[..., :3].astype(np.int32)
-    distances = ((pixels[..., None, :] - PALETTE.astype(np.int32)) ** 2).sum(-1)  # (H, W, N)
-    label_map = distances.argmin(-1)
-    exact = distances.min(-1) == 0
-    return SnapResult(label_map=label_map.astype(np.int64), off_palette_fraction=float(1.0 - exact.mean()))
+def snap_to_palette(color_map: np.ndarray, rows_per_chunk: int = 128) -> SnapResult:
+    """Map every pixel of an (H, W, 3) colour image to the nearest palette class (anti-aliased edges, JPEG noise).
+
+    Works `rows_per_chunk` rows at a time, so the (rows, W, N) distance table stays small whatever the map's size.
+    """
+    pixels = np.asarray(color_map)[..., :3]
+    palette = PALETTE.astype(np.int32)
+    label_map = np.empty(pixels.shape[:2], dtype=np.int64)
+    exact = 0
+    for top in range(0, pixels.shape[0], rows_per_chunk):
+        chunk = pixels[top : top + rows_per_chunk].astype(np.int32)
+        distances = ((chunk[..., None, :] - palette) ** 2).sum(-1)  # (rows, W, N)
+        label_map[top : top + rows_per_chunk] = distances.argmin(-1)
+        exact += int((distances.min(-1) == 0).sum())
+    total = max(1, pixels.shape[0] * pixels.shape[1])
+    return SnapResult(label_map=label_map, off_palette_fraction=float(1.0 - exact / total))

@@ -35,7 +35,7 @@ class TaskSpec:
     request: type[GenerationRequest]
     check: Callable[[Any, Limits], CheckedInputs]  # named errors; the inputs converted for the recipe
     run: Callable[[Any, CheckedInputs, RunContext], TaskOutput]  # the recipe
-    tab: str  # the module that builds its UI tab: a name, so that the core never imports gradio
+    tab: str  # the module that builds its UI tab: named, not imported (the core has no UI imports)
     family_unet: str | None = None  # the built-in family's UNet folder (None: the family has no model for it)
     family_pipeline: Callable[[FamilyParts], Any] | None = None  # the pipeline around the family's components
     text_conditioned: bool = False  # the family's UNet reads the prompt by cross-attention (UNet2DConditionModel)

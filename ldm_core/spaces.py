@@ -17,7 +17,9 @@ def downsampling_factor(config: Any) -> int:
 
 def to_model_range(pixels: torch.Tensor | np.ndarray, channels_last: bool = False) -> torch.Tensor:
     """uint8 pixels in [0, 255] -> float in [-1, 1], channels first; `channels_last` for (B, H, W, C) arrays."""
-    tensor = torch.from_numpy(np.ascontiguousarray(pixels)) if isinstance(pixels, np.ndarray) else pixels
+    if isinstance(pixels, np.ndarray):  # a copy of a read-only array (torch may not share memory it cannot write)
+        pixels = np.ascontiguousarray(pixels) if pixels.flags.writeable else np.array(pixels)
+    tensor = torch.from_numpy(pixels) if isinstance(pixels, np.ndarray) else pixels
     if channels_last:
         tensor = tensor.permute(0, 3, 1, 2)
     return tensor.float() / 127.5 - 1.0

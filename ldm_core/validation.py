@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .errors import InvalidRequestError
 from .limits import Limits
@@ -35,6 +35,8 @@ MIN_IMAGE_SIDE = 16  # input images (the most is Limits.max_image_side / max_ups
 UPSCALE_FACTOR = 16  # output pixels per input pixel of the x4 upscaler
 MAX_MASK_BLUR, MAX_PADDING = 64, 512
 MIN_TILE, MAX_TILE, MAX_TILE_OVERLAP = 16, 512, 128
+ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF"})  # decoders Pillow may use
+MAP_WORKING_SIDE = 1024  # colour maps are reduced to this before snapping (the models work at 512 or less)
 OFF_PALETTE_WARNING = 0.05  # warn when more than 5% of a map's pixels are not exact palette colours
 
 
@@ -84,6 +86,12 @@ def _number(name: str, value: object, low: float, high: float) -> float:
 def _text(name: str, value: object, limits: Limits) -> str:
     if not isinstance(value, str):
         raise InvalidRequestError(name, value, "must be text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate: no tokenizer or PNG chunk can hold it
+        raise InvalidRequestError(
+            name, f"a broken character at position {error.start}", "must be valid Unicode text; retype that character"
+        ) from error
     if len(value) > limits.max_prompt_chars:
         raise InvalidRequestError(
             name, f"{len(value)} characters", f"must be at most {limits.max_prompt_chars} characters"
@@ -134,7 +142,7 @@ def check_text_to_image(request: TextToImageRequest, limits: Limits = DEFAULT_LI
 def check_semantic_map(request: SemanticMapRequest, limits: Limits = DEFAULT_LIMITS) -> CheckedInputs:
     _text("prompt", request.prompt, limits)
     _text("negative_prompt", request.negative_prompt, limits)
-    color_map = to_rgb("color_map", request.color_map, limits.max_image_side)
+    color_map = working_size(to_rgb("color_map", request.color_map, limits.max_image_side))
     _pixels("color_map", color_map.size, 1, request.batch_size, limits)
     snapped = snap_to_palette(np.asarray(color_map))
     if snapped.off_palette_fraction >= 1.0:
@@ -197,8 +205,24 @@ def image_file_error(name: str, error: BaseException, limits: Limits = DEFAULT_L
 
 
 def apply_decoder_limit(limits: Limits) -> None:
-    """Pillow refuses (DecompressionBombError) any file past twice `limits.max_image_pixels` before decoding it."""
+    """Pillow refuses (DecompressionBombError) any file past twice `limits.max_image_pixels` before decoding it, and
+    decodes only the formats the studio accepts (no EPS, which would run Ghostscript, nor other exotic decoders)."""
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+    Image.init()  # every plugin registered now, so Pillow never re-registers the ones dropped below
+    for name in list(Image.OPEN):
+        if name not in ACCEPTED_FORMATS:
+            del Image.OPEN[name]
+    Image.ID[:] = [name for name in Image.ID if name in ACCEPTED_FORMATS]
+
+
+def working_size(color_map: Image.Image) -> Image.Image:
+    """A colour map reduced (nearest neighbour: colours kept) to at most MAP_WORKING_SIDE, before any per-pixel work:
+    no model works above it, and palette snapping on a 4096x4096 map took gigabytes."""
+    if max(color_map.size) <= MAP_WORKING_SIDE:
+        return color_map
+    scale = MAP_WORKING_SIDE / max(color_map.size)
+    size = (max(1, round(color_map.width * scale)), max(1, round(color_map.height * scale)))
+    return color_map.resize(size, Image.Resampling.NEAREST)
 
 
 def _check_size(name: str, image: object, max_side: int) -> Image.Image:
@@ -226,9 +250,18 @@ def _to_8bit_grey(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(values * scale, 0, 255).round().astype(np.uint8), mode="L")
 
 
+def upright(image: Image.Image) -> Image.Image:
+    """The image as it is meant to be seen: its EXIF orientation applied (a photo taken sideways stands up)."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except (OSError, ValueError, SyntaxError):
+        return image
+    return ImageOps.exif_transpose(image) if orientation not in (None, 1) else image
+
+
 def to_rgb(name: str, image: object, max_side: int) -> Image.Image:
-    """Any PIL mode -> RGB (alpha is dropped; palette images go through RGBA)."""
-    image = _check_size(name, image, max_side)
+    """Any PIL mode -> RGB (alpha is dropped; palette images go through RGBA), upright (EXIF orientation applied)."""
+    image = upright(_check_size(name, image, max_side))
     if image.mode == "RGB":
         return image
     try:
@@ -247,7 +280,7 @@ def to_mask(
     name: str, mask: object, size: tuple[int, int], invert: bool, max_side: int = DEFAULT_LIMITS.max_image_side
 ) -> Image.Image:
     """-> binary L (255 = repaint). Transparent layers: alpha > 0 is the mask; otherwise brightness >= 128."""
-    mask = _check_size(name, mask, max_side)
+    mask = upright(_check_size(name, mask, max_side))
     if mask.size != size:
         raise InvalidRequestError(
             name, f"{mask.width}x{mask.height}", f"must have the image's size {size[0]}x{size[1]}"

@@ -78,8 +78,10 @@ class RemoteEngine:
         request: GenerationRequest,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        owner: str | None = None,
     ) -> GenerationResult:
-        """As `Engine.run`: the result (saved here), or a StudioError; a replica lost mid-run is retried once."""
+        """As `Engine.run`: the result (saved here, in `owner`'s folder with logins), or a StudioError; a replica lost
+        mid-run is retried once."""
         job = uuid.uuid4().hex[:12]
         cancel = cancel or threading.Event()
         notes: list[str] = []
@@ -99,12 +101,14 @@ class RemoteEngine:
                     ) from died
                 notes.append("An engine replica stopped while running this job; it was run again on another one.")
         self._task_status, self._description = finished.task_status, finished.description
+        if cancel.is_set():  # cancelled while the images came back: the user no longer wants them
+            raise CancelledError(CANCELLED)
         result = finished.result
         saved, warnings = [], list(result.warnings) + notes
         if self.config.save_outputs:
             seeds = batch_seeds(result.seed, len(result.images))
             saved, save_warnings = save_images(
-                self.config.outputs_dir, result.task, result.images, seeds, result.infotexts
+                self.config.outputs_dir, result.task, result.images, seeds, result.infotexts, user=owner
             )
             warnings += save_warnings
         timings = {**result.timings, "total": time.perf_counter() - started}

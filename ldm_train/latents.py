@@ -13,12 +13,12 @@ from diffusers import AutoencoderKL
 from PIL import Image
 
 from ldm_core.models import VAE_FACTOR
-from ldm_core.palette import NUM_CLASSES
+from ldm_core.palette import CLASS_ID, NUM_CLASSES
 from ldm_core.pipelines.semantic_map import label_map_to_condition
 from ldm_core.spaces import to_model_range
 
 from .common import training_device
-from .data.dataset import SceneArrays, load_scenes
+from .data.dataset import GENERATOR_VERSION, SceneArrays, load_scenes
 from .data.photos import TRAIN_PHOTOS, load_photo, random_crops
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class LatentData:
     images: np.ndarray  # (N, H, W, 3) uint8, the encoded images
     semantic_condition: torch.Tensor | None = None
     low_res: torch.Tensor | None = None  # (N, 3, h, w) in [-1, 1]
+    scene_labels: dict | None = None  # text tasks: what a caption may name, per scene (see scene_labels)
 
     def pixels(self, idx: np.ndarray) -> torch.Tensor:
         return to_model_range(self.images[idx], channels_last=True)
@@ -50,8 +51,8 @@ def encode_images(vae: AutoencoderKL, images: np.ndarray, batch_size: int = 64) 
     """uint8 (N, H, W, 3) -> posterior means (N, C, H/f, W/f), unscaled, on the CPU (encoded on the VAE's device)."""
     out = []
     for start in range(0, len(images), batch_size):
-        pixels = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(vae.device), channels_last=True)
-        out.append(vae.encode(pixels).latent_dist.mean.cpu())
+        pixels = to_model_range(images[start : start + batch_size], channels_last=True)
+        out.append(vae.encode(pixels.to(vae.device)).latent_dist.mean.cpu())
     return torch.cat(out)
 
 
@@ -77,7 +78,7 @@ def _cached_latents(cache_dir: Path, vae: AutoencoderKL, name: str, images: np.n
 def load_latent_data(cache_dir: Path, vae: AutoencoderKL, num_scenes: int, task: str) -> LatentData:
     scenes: SceneArrays = load_scenes(cache_dir, num_scenes)
     images, captions = scenes.images, scenes.captions
-    raw = _cached_latents(cache_dir, vae, f"scenes{num_scenes}", images)
+    raw = _cached_latents(cache_dir, vae, f"scenes{num_scenes}_g{GENERATOR_VERSION}", images)
     if task == "upscale":
         rng = np.random.default_rng(1234)
         photos = random_crops(
@@ -89,12 +90,24 @@ def load_latent_data(cache_dir: Path, vae: AutoencoderKL, num_scenes: int, task:
         # LDMSuperResolutionPipeline decodes its latents without a scaling factor: train on raw latents.
         return LatentData(latents=raw, captions=captions, images=images, low_res=downsample(images))
     data = LatentData(latents=raw * vae.config.scaling_factor, captions=captions, images=images)
+    if task in ("text", "inpaint"):
+        data.scene_labels = scene_labels(scenes)
     if task == "semantic":
         labels = torch.from_numpy(scenes.label_maps.astype(np.int64))
         data.semantic_condition = torch.cat(
             [label_map_to_condition(labels[i : i + 256], NUM_CLASSES, VAE_FACTOR) for i in range(0, len(labels), 256)]
         )
     return data
+
+
+def scene_labels(scenes: SceneArrays) -> dict:
+    """What a caption may name, per scene: time index, attribute flags and the kind of water (from the class map)."""
+    water = []
+    for label_map in scenes.label_maps:
+        present = set(np.unique(label_map).tolist())
+        kinds = [k for k, cls in (("sea", "sea"), ("river", "river"), ("lake", "water")) if CLASS_ID[cls] in present]
+        water.append(kinds[0] if kinds else "none")
+    return {"times": scenes.times, "attributes": scenes.attributes, "water": np.array(water)}
 
 
 def random_masks(count: int, size: int, rng: np.random.Generator) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Train every stage of the built-in family in order, then assemble it (resumable: finished stages are skipped).
 
-    python -m ldm_train.train_all --size tiny --runs runs/tiny --out /tmp/family   # < 2 minutes, CPU
+    python -m ldm_train.train_all --size tiny --runs runs/tiny --out runs/tiny/family   # < 2 minutes, CPU
     python -m ldm_train.train_all --size full --minutes-per-stage 60              # the shipped family
 
 Order: autoencoder -> (text, semantic, upscale) -> inpaint (starts from text) -> export. The evaluator is separate:

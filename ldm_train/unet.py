@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,14 @@ from ldm_core.models import (
     make_unet_text,
     make_unet_upscale,
 )
+from ldm_core.registry import FAMILY_TASKS
 
 from .common import Budget, Checkpointer, autocast_bf16, cool_down, load_checkpoint, training_device
+from .data.scenes import ATTRIBUTES, TIMES, make_caption
 from .latents import LatentData, load_latent_data, random_masks
+
+# --task: the training stage -> the registry task whose UNet it trains (the text stage also trains the text encoder)
+STAGES = {("text" if task == "text2img" else task): task for task in FAMILY_TASKS}
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,17 @@ class UNetConfig:
     # discount**level (not renormalised: see pyramid_noise). Offset noise hides only the whole image's mean; this
     # hides regional means too (a sky's colour), which leak through x_t at every t for 32x32 latents. 0 = off; e.g. 0.4.
     pyramid_noise: float = 0.0
+    # The principled fix (Lin et al. 2024, "Common diffusion noise schedules and sample steps are flawed"): betas
+    # rescaled to zero terminal SNR (x_999 is pure noise, as at sampling time), so the model must predict the image from
+    # the prompt alone at t=999; that needs v-prediction (epsilon is undefined there). Sampling then starts at t=999
+    # (trailing spacing) with rescaled classifier-free guidance. Both are recorded in the exported scheduler config.
+    prediction_type: str = "epsilon"  # or "v_prediction"
+    zero_snr: bool = False  # rescale_betas_zero_snr
+    timestep_spacing: str = "leading"  # sampling only: "trailing" with zero_snr
+    guidance_rescale: float = 0.0  # sampling only: e.g. 0.7 with zero_snr (Lin et al. Sec. 3.4)
+    # Draw a fresh caption for each training sample from the scene's labels (other phrasings, other attribute subsets
+    # and order) instead of its one fixed caption.
+    caption_resample: bool = False
     ema_decay: float = 0.999
     max_steps: int = 100_000
     max_minutes: float = 30.0
@@ -70,6 +87,7 @@ class UNetConfig:
     device: str = "auto"
     train_text_encoder: bool = True  # text task only; freeze it once inpainting has started from it
     cooldown: bool = False  # decay the learning rate linearly to 0 over this invocation (see training.common)
+    until: str = ""  # ISO time (UTC): end this invocation then at the latest (the budget starts after data loading)
 
 
 TINY = dict(size="tiny", num_scenes=64, batch_size=4, max_steps=10, checkpoint_every=5, mask_bank=16)
@@ -101,7 +119,7 @@ class TaskModel(torch.nn.Module):
         elif cfg.task == "upscale":
             self.unet = make_unet_upscale(cfg.size)
         else:
-            raise ValueError(f"task must be one of text, inpaint, semantic, upscale; got {cfg.task!r}")
+            raise ValueError(f"task must be one of {', '.join(STAGES)}; got {cfg.task!r}")
         if cfg.init_unet:
             self._load_unet_expanding_input(Path(cfg.init_unet))
         if self.tokenizer is not None and not (cfg.task == "text" and cfg.train_text_encoder):
@@ -178,6 +196,24 @@ def pyramid_noise(like: torch.Tensor, discount: float, rng: np.random.Generator)
     return noise
 
 
+def training_scheduler(cfg: UNetConfig) -> DDPMScheduler:
+    """The training noise schedule of `cfg` (the family's scaled-linear betas, optionally rescaled to zero SNR)."""
+    if cfg.prediction_type not in ("epsilon", "v_prediction"):
+        raise ValueError(f"prediction_type must be epsilon or v_prediction; got {cfg.prediction_type!r}")
+    return DDPMScheduler.from_config(
+        make_scheduler().config,
+        prediction_type=cfg.prediction_type,
+        rescale_betas_zero_snr=cfg.zero_snr,
+        timestep_spacing=cfg.timestep_spacing,
+    )
+
+
+def resample_caption(labels: dict, i: int, rng: np.random.Generator) -> str:
+    """A fresh caption for scene `i` from its labels (see scenes.make_caption)."""
+    attrs = {name: bool(v) for name, v in zip(ATTRIBUTES, labels["attributes"][i], strict=True)}
+    return make_caption(rng, TIMES[int(labels["times"][i])], attrs, str(labels["water"][i]))
+
+
 def make_batch(
     data: LatentData,
     cfg: UNetConfig,
@@ -191,7 +227,10 @@ def make_batch(
     latents = data.latents[idx].to(device)
     batch = {"drop": torch.from_numpy(rng.random(cfg.batch_size) < cfg.cond_dropout).to(device)}
     if cfg.task in ("text", "inpaint"):
-        batch["captions"] = [data.captions[i] for i in idx]
+        if cfg.caption_resample and data.scene_labels is not None:
+            batch["captions"] = [resample_caption(data.scene_labels, i, rng) for i in idx]
+        else:
+            batch["captions"] = [data.captions[i] for i in idx]
     if cfg.task == "semantic":
         batch["condition"] = data.semantic_condition[idx].to(device)
     if cfg.task == "upscale":
@@ -223,7 +262,7 @@ def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
     vae = AutoencoderKL.from_pretrained(cfg.vae).eval().requires_grad_(False).to(device)
     data = load_latent_data(cache_dir, vae, cfg.num_scenes, cfg.task)
     model = TaskModel(cfg, data, vae).to(device)
-    noise_scheduler = DDPMScheduler.from_config(make_scheduler().config)
+    noise_scheduler = training_scheduler(cfg)
     optimizer = torch.optim.AdamW(model.trainable(), lr=cfg.lr, weight_decay=0.01)
     ema = EMAModel(model.unet.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
     modules = {"unet": model.unet, **({"text_encoder": model.text_encoder} if model.tokenizer else {})}
@@ -237,6 +276,9 @@ def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
         ema.to(device)
     rng = np.random.default_rng([cfg.data_seed, state.step])
     mask_bank = random_masks(cfg.mask_bank, data.images.shape[1], rng) if cfg.task == "inpaint" else None
+    if cfg.until:
+        left = (datetime.fromisoformat(cfg.until).replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds() / 60
+        cfg.max_minutes = min(cfg.max_minutes, max(left, 0.5))
     budget = Budget(cfg.max_steps, cfg.max_minutes)
     checkpointer = Checkpointer(
         out_dir, modules, optimizer, cfg, f"{cfg.task} UNet epsilon loss", cfg.checkpoint_every, budget
@@ -252,7 +294,11 @@ def train(cfg: UNetConfig, out_dir: Path, cache_dir: Path) -> None:
             noise = noise + cfg.offset_noise * torch.randn(*latents.shape[:2], 1, 1, device=device)
         timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(latents),), device=device)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        loss = F.mse_loss(model(batch, noisy, timesteps), noise)
+        if cfg.prediction_type == "v_prediction":
+            target = noise_scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        loss = F.mse_loss(model(batch, noisy, timesteps), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.trainable(), 1.0)
@@ -282,7 +328,7 @@ def export(model: TaskModel, ema: EMAModel, out_dir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", choices=["text", "inpaint", "semantic", "upscale"], required=True)
+    parser.add_argument("--task", choices=list(STAGES), required=True)
     parser.add_argument("--size", choices=["tiny", "full"], default="full")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--cache", type=Path, default=Path("cache"))
@@ -299,6 +345,13 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--checkpoint-every", type=int, default=None)
+    parser.add_argument("--until", default=None, help="UTC time to stop by, e.g. 2026-12-01T07:10")
+    parser.add_argument("--prediction-type", choices=["epsilon", "v_prediction"], default=None)
+    parser.add_argument("--zero-snr", action="store_true", help="rescale the betas to zero terminal SNR")
+    parser.add_argument("--timestep-spacing", choices=["leading", "trailing", "linspace"], default=None)
+    parser.add_argument("--guidance-rescale", type=float, default=None, help="sampling: e.g. 0.7 with --zero-snr")
+    parser.add_argument("--caption-resample", action="store_true", help="a fresh caption per sample (text tasks)")
     parser.add_argument("--freeze-text-encoder", action="store_true")
     parser.add_argument("--cooldown", action="store_true", help="decay the learning rate to 0 over --max-minutes")
     args = parser.parse_args()
@@ -308,6 +361,8 @@ def main() -> None:
     cfg = UNetConfig(task=args.task, **(TINY if args.size == "tiny" else {}))
     cfg.train_text_encoder = not args.freeze_text_encoder
     cfg.cooldown = args.cooldown
+    cfg.zero_snr = cfg.zero_snr or args.zero_snr
+    cfg.caption_resample = cfg.caption_resample or args.caption_resample
     for key in (
         "vae",
         "init_from",
@@ -321,6 +376,11 @@ def main() -> None:
         "num_scenes",
         "max_minutes",
         "max_steps",
+        "prediction_type",
+        "timestep_spacing",
+        "guidance_rescale",
+        "checkpoint_every",
+        "until",
     ):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))

@@ -87,3 +87,40 @@ def build_other_layouts(root: Path) -> dict[str, Path]:
     )
     ldm.save_pretrained(paths["ldm-text"])
     return paths
+
+
+def build_tiny_sd15_file(root: Path) -> tuple[Path, Path]:
+    """A tiny SD 1.x checkpoint in the original (A1111) key layout, and a config folder that describes it in the
+    shipped configs' layout (to stand in for assets/configs in tests). Cross-attention stays 768 wide, as SD 1.x's."""
+    import json
+    import shutil
+
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from benchmarks.original_layout import sd15_to_original
+    from benchmarks.random_weights import materialise
+    from benchmarks.sd15 import SD15_UNET, SD15_VAE, TINY_OVERRIDES
+    from ldm_core.single_file import CONFIG_ROOT
+
+    torch.manual_seed(0)
+    configs = root / "configs"
+    shutil.copytree(CONFIG_ROOT, configs)
+    unet = UNet2DConditionModel(
+        **(SD15_UNET | TINY_OVERRIDES["unet"] | {"layers_per_block": 2, "sample_size": 8, "cross_attention_dim": 768})
+    )
+    vae = AutoencoderKL(**(SD15_VAE | TINY_OVERRIDES["vae"] | {"layers_per_block": 2, "sample_size": 64}))
+    text_config = json.loads((CONFIG_ROOT / "stable-diffusion-v1-5" / "text_encoder" / "config.json").read_text())
+    text_config |= {"intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    with torch.device("meta"):  # 49,408 x 768 embeddings: fill cheaply instead of running the initialiser
+        text_encoder = CLIPTextModel(CLIPTextConfig(**text_config))
+    text_encoder = materialise(text_encoder, torch.float32)
+    for folder in ("stable-diffusion-v1-5", "stable-diffusion-inpainting"):
+        unet.save_config(configs / folder / "unet")
+        vae.save_config(configs / folder / "vae")
+        (configs / folder / "text_encoder" / "config.json").write_text(json.dumps(text_config))
+    state = sd15_to_original(unet.state_dict(), vae.state_dict(), text_encoder.state_dict())
+    path = root / "models" / "tiny-sd15.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({name: tensor.half().contiguous() for name, tensor in state.items()}, str(path))
+    return path, configs

@@ -78,7 +78,8 @@ def test_launch_options_keep_loopback_limits_and_serve_only_outputs(tmp_path: Pa
     )
     assert options["server_name"] == "127.0.0.1" and options["show_error"] is False
     assert options["max_file_size"] == 2 * 1024 * 1024
-    assert options["allowed_paths"] == [str(tmp_path)] and options["blocked_paths"] == [str(tmp_path / "m")]
+    assert options["allowed_paths"] == [str(tmp_path)]
+    assert options["blocked_paths"] == [str(tmp_path / "m"), "models"]  # the family and the checkpoint folders
     assert app.launch_options(args("--no-save"), app.Access(None))["allowed_paths"] == []
 
 
@@ -156,7 +157,9 @@ def test_app_asks_for_the_printed_login_and_serves_only_outputs(family_root: Pat
         with httpx.Client(base_url=url) as http:
             assert http.post("login", data={"username": user, "password": password}).status_code == 200
             saved = next(outputs.rglob("*.png"))
-            assert http.get(f"gradio_api/file={saved.resolve()}").status_code == 200
+            # with logins, outputs are served to their owner only, at /studio/outputs/ (not by gradio's file route)
+            assert http.get(f"studio/outputs/{saved.relative_to(outputs).as_posix()}").status_code == 200
+            assert http.get(f"gradio_api/file={saved.resolve()}").status_code == 403
             for private in (ROOT / "app.py", family_root / "model_index.json", Path("/etc/passwd")):
                 assert http.get(f"gradio_api/file={private}").status_code in (403, 404), private
     finally:

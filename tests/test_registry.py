@@ -4,6 +4,7 @@ by name and its slider ranges from the engine's limits."""
 from __future__ import annotations
 
 import importlib
+import json
 
 import gradio as gr
 import pytest
@@ -76,3 +77,14 @@ def test_slider_ranges_follow_the_limits_and_every_task_has_a_tab():
     assert _slider(small, "txt2img-steps").value <= 10  # the default never sits past the limit
     for name in TASKS:
         assert any(getattr(block, "elem_id", None) == f"tab-{name}" for block in demo.blocks.values())
+
+
+def test_the_size_sliders_name_the_models_native_size(make_engine, family_root):
+    from ui import build_demo
+
+    engine = make_engine(model_root=family_root)
+    native = engine.native_size("text2img")
+    assert native == json.loads((family_root / "family.json").read_text())["image_size"]
+    assert engine.native_size("upscale") is None  # the x4 output size is its input's
+    demo = build_demo(engine)
+    assert f"({native} px)" in _slider(demo, "txt2img-width").info

@@ -105,3 +105,12 @@ def test_replicas_that_do_not_fit_are_refused_up_front_on_a_private_instance(cap
     # A cluster may grow (autoscaling): warned, not refused.
     assert _gpus_per_replica(two_cores, ServeOptions(replicas=3, address="auto"), private=False) == 0.0
     assert "wait until the cluster grows" in caplog.text
+
+
+def test_the_start_up_summary_says_where_the_engine_runs():
+    import app
+
+    description = {"preset": "builtin", "device": "cpu", "dtype": "float32", "memory_mode": "none"}
+    assert "engine" not in app.engine_summary(description)
+    summary = app.engine_summary(description | {"serving": "Ray Serve, 2 replicas × 1 CPU, on a private Ray instance"})
+    assert summary.splitlines()[-1] == "  engine Ray Serve, 2 replicas × 1 CPU, on a private Ray instance"

@@ -142,3 +142,20 @@ def test_cancel_cancels_the_ray_request(tmp_path: Path):
     with pytest.raises(CancelledError, match="Cancelled by the user"):
         engine_over(handle, tmp_path).run(REQUEST, cancel=cancel)
     assert handle.streams[0].cancelled.is_set() and not list(tmp_path.rglob("*.png"))
+
+
+def test_a_cancel_while_the_images_come_back_saves_nothing(tmp_path: Path):
+    cancel = threading.Event()
+    engine = engine_over(Handle([STARTED, ProgressEvent(2, 2), finished()]), tmp_path)
+    with pytest.raises(CancelledError):
+        engine.run(REQUEST, progress=lambda event: cancel.set(), cancel=cancel)
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_with_logins_the_images_go_to_the_owners_folder_under_private_names(tmp_path: Path):
+    from ldm_core.outputs import user_dir
+
+    result = engine_over(Handle([STARTED, finished()]), tmp_path).run(REQUEST, owner="ada")
+    folder = user_dir(tmp_path, "ada")
+    assert all(folder in path.parents for path in result.saved_paths)
+    assert all(len(path.stem.split("-")) >= 3 for path in result.saved_paths)  # <n>-<seed>-<random>

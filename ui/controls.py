@@ -60,6 +60,12 @@ class SamplingControls:
         return {name: control for name, control in named.items() if control is not None}
 
 
+def count_slider(request_type: type, field: str, maximum: int, label: str, elem_id: str) -> gr.Slider:
+    """1..`maximum` in whole steps, starting at the request's default (never past the maximum)."""
+    default = min(request_default(request_type, field), maximum)
+    return gr.Slider(1, maximum, value=default, step=1, label=label, elem_id=elem_id)
+
+
 def sampling_controls(
     prefix: str,
     limits: Limits,
@@ -75,14 +81,7 @@ def sampling_controls(
             label="Sampler",
             elem_id=f"{prefix}-sampler",
         )
-        steps = gr.Slider(
-            1,
-            limits.max_steps,
-            value=min(request_default(request_type, "num_inference_steps"), limits.max_steps),
-            step=1,
-            label="Steps",
-            elem_id=f"{prefix}-steps",
-        )
+        steps = count_slider(request_type, "num_inference_steps", limits.max_steps, "Steps", f"{prefix}-steps")
         guidance_slider = None
         if guidance:
             guidance_slider = gr.Slider(
@@ -105,14 +104,7 @@ def sampling_controls(
         )
         batch_slider = None
         if batch:
-            batch_slider = gr.Slider(
-                1,
-                limits.max_batch,
-                value=min(request_default(request_type, "batch_size"), limits.max_batch),
-                step=1,
-                label="Batch size",
-                elem_id=f"{prefix}-batch",
-            )
+            batch_slider = count_slider(request_type, "batch_size", limits.max_batch, "Batch size", f"{prefix}-batch")
     return SamplingControls(scheduler, steps, guidance_slider, seed, batch_slider)
 
 

@@ -13,14 +13,21 @@ from ldm_core.limits import Limits
 from ldm_core.registry import TASKS
 
 from .assets import studio_assets
+from .cancellation import make_cancellable
+from .http_guard import install_http_guard
 from .inputs import name_input_errors
+from .picker import build_picker, wire_png_info_model
+from .queue_guard import guard_queue
 from .runner import EngineRunner
 from .send_to import wire_send_to
 from .status import status_html
-from .tabs import history, png_info
-from .tabs.common import wire_cancel_api
+from .tabs import explorer, history, png_info
+from .tabs.common import ENGINE_QUEUE, wire_cancel_api
 
 logger = logging.getLogger(__name__)
+
+# gradio's upload and preview cache: every 10 minutes, files older than an hour go (all of it at each start)
+DELETE_CACHE = (600, 3600)
 
 TITLE = "Latent Diffusion Studio"
 
@@ -37,13 +44,16 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     """The studio's Blocks over `engine` (anything with `run`, `task_status`, `describe`)."""
     runner = EngineRunner(engine)
     limits = getattr(getattr(engine, "config", None), "limits", None) or Limits()
-    with gr.Blocks(title=title) as demo:
+    with gr.Blocks(title=title, delete_cache=DELETE_CACHE) as demo:
         with gr.Row(elem_id="studio-header", equal_height=True):
-            gr.Markdown(
-                f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.",
-                elem_id="studio-title",
-            )
-            status = gr.HTML("Reading the engine status…", elem_id="status-line", container=False, padding=False)
+            with gr.Column(scale=3, min_width=260):
+                gr.Markdown(
+                    f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.",
+                    elem_id="studio-title",
+                )
+                status = gr.HTML("Reading the engine status…", elem_id="status-line", container=False, padding=False)
+            with gr.Column(scale=2, min_width=260):
+                picker = build_picker(engine, status, lambda: status_html(engine))
         studio_assets()
         with gr.Tabs(elem_id="tabs") as tabs:
             task_tabs = {}
@@ -52,12 +62,20 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                     task_tabs[spec.name] = importlib.import_module(spec.tab).build(runner, limits)
             with gr.Tab("PNG info", id="png_info", elem_id="tab-pnginfo"):
                 png_info_tab = png_info.build()
+            with gr.Tab("Inside the model", id="explorer", elem_id="tab-explorer"):
+                explorer.build(runner, limits)
             with gr.Tab("History", id="history", elem_id="tab-history") as history_page:
                 targets = {name: spec.tab_label for name, spec in TASKS.items()} | {"png_info": "PNG info"}
                 history_tab = history.build(outputs_folder(engine), targets)
         history_page.select(history_tab.show, [history_tab.search], history_tab.listing, api_visibility="private")
         wire_send_to(tabs, task_tabs, png_info_tab, history_tab)
+        wire_png_info_model(engine, picker, png_info_tab)
         wire_cancel_api(runner)
         demo.load(lambda: status_html(engine), None, [status], api_name="status")
     name_input_errors(demo, limits)
+    make_cancellable(demo, ENGINE_QUEUE["concurrency_id"])  # any cancel (button, queue, closed tab) stops the engine
+    guard_queue(demo, runner)  # per-user job cap; Cancel never refused; Cancel drops the session's queued jobs
+    config = getattr(engine, "config", None)
+    outputs = config.outputs_dir if getattr(config, "save_outputs", False) else None
+    install_http_guard(demo, outputs_dir=outputs)  # login throttling; outputs to their owner; early cancels
     return demo

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import numpy as np
 from PIL import Image
 
 from ldm_core.palette import CLASS_ID, CLASSES, PALETTE
+from ldm_core.validation import image_file_error
 
 
 def palette_hex() -> list[str]:
@@ -22,13 +25,22 @@ def filled_canvas(size: tuple[int, int], class_name: str = "sky") -> Image.Image
 
 
 def _as_image(value: Any) -> Image.Image | None:
+    """An editor part (PIL image, array or file path) as an image; a malformed part is a named `gr.Error`."""
     if value is None:
         return None
-    if isinstance(value, Image.Image):
-        return value
-    if isinstance(value, np.ndarray):
-        return Image.fromarray(value)
-    return Image.open(value)
+    try:
+        if isinstance(value, Image.Image):
+            return value
+        if isinstance(value, np.ndarray):
+            return Image.fromarray(value)
+        if isinstance(value, str | Path):
+            return Image.open(value)
+    except (OSError, SyntaxError, ValueError, TypeError, Image.DecompressionBombError) as error:
+        raise gr.Error(str(image_file_error("image", error)), print_exception=False) from error
+    raise gr.Error(
+        f"image: the editor sent a {type(value).__name__} where an image belongs; upload the image again",
+        print_exception=False,
+    )
 
 
 def editor_background(value: dict | None) -> Image.Image | None:

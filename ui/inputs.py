@@ -55,8 +55,15 @@ def field_of(component: Any) -> str | None:
     return FIELDS.get(suffix)
 
 
+MAX_MESSAGE_CHARS = 300  # an error quotes at most this much (a 1 MB value is not echoed back)
+
+
+def excerpt(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 40]}... ({len(text):,} characters in all)"
+
+
 def _sentence(message: str) -> str:
-    return message[:1].lower() + message[1:] if message else "was refused"
+    return excerpt(message[:1].lower() + message[1:]) if message else "was refused"
 
 
 def _check_number(field: str, component: Any, payload: Any) -> None:
@@ -67,6 +74,12 @@ def _check_number(field: str, component: Any, payload: Any) -> None:
         low, high = getattr(component, "minimum", None), getattr(component, "maximum", None)
         span = f" between {low:g} and {high:g}" if low is not None and high is not None else ""
         raise InvalidRequestError(field, payload, f"must be a finite number{span}")
+    step = getattr(component, "step", None)
+    whole = getattr(component, "precision", None) == 0 or (
+        isinstance(component, gr.Slider) and isinstance(step, int | float) and step >= 1 and float(step).is_integer()
+    )
+    if whole and payload is not None and not float(payload).is_integer():  # width=0.5 is not "native size"
+        raise InvalidRequestError(field, payload, "must be a whole number")
 
 
 def named_preprocess(component: Any, field: str, limits: Limits) -> Any:

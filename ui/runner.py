@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -19,6 +20,8 @@ from PIL import Image
 from ldm_core.errors import CancelledError, StudioError
 from ldm_core.requests import GenerationRequest, GenerationResult, ProgressEvent
 
+from .cancellation import current_token
+
 logger = logging.getLogger(__name__)
 
 GENERIC_ERROR = "Something went wrong inside the studio; the details are in the server log."
@@ -26,37 +29,63 @@ PREVIEW_INTERVAL_S = 0.5  # at most two preview images a second reach the browse
 _DONE = object()
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who a handler runs for: the browser (or API client) session, and the logged-in user (None without logins)."""
+
+    session: str
+    user: str | None = None
+
+
 class EngineRunner:
-    """Runs requests on the engine for UI handlers; holds no model, only one cancel event per browser session."""
+    """Runs requests on the engine for UI handlers; holds no model, only the cancel events of each session's runs."""
 
     def __init__(self, engine: Any):
         self.engine = engine
-        self._cancel_events: dict[str, threading.Event] = {}
+        self._runs: dict[str, set[threading.Event]] = {}
         self._lock = threading.Lock()
+        self.on_cancel: list[Any] = []  # callables(session) run by cancel(), e.g. dropping queued jobs
 
-    def _cancel_event(self, session: str) -> threading.Event:
+    def cancel(self, session: str | Caller) -> None:
+        """Stop this session's running requests at their next denoising step (and run the `on_cancel` hooks)."""
+        session = session.session if isinstance(session, Caller) else session
         with self._lock:
-            return self._cancel_events.setdefault(session, threading.Event())
+            events = list(self._runs.get(session, ()))
+        for event in events:
+            event.set()
+        for hook in self.on_cancel:
+            hook(session)
 
-    def cancel(self, session: str) -> None:
-        """Ask this session's running request to stop at its next denoising step."""
-        self._cancel_event(session).set()
+    def _register(self, session: str, cancel: threading.Event) -> None:
+        with self._lock:
+            self._runs.setdefault(session, set()).add(cancel)
+
+    def _unregister(self, session: str, cancel: threading.Event) -> None:
+        with self._lock:
+            runs = self._runs.get(session)
+            if runs is not None:
+                runs.discard(cancel)
+                if not runs:
+                    del self._runs[session]
 
     def stream(
-        self, request: GenerationRequest, session: str, progress: gr.Progress | None = None
+        self, request: GenerationRequest, session: str | Caller, progress: gr.Progress | None = None
     ) -> Iterator[Image.Image | GenerationResult]:
         """Yield latent previews while the engine denoises, then the result; failures become `gr.Error`s.
 
-        If the caller stops iterating (the browser left), the run is cancelled at its next step.
+        The run stops at its next step when the session cancels, when the caller stops iterating (the browser left),
+        or when the handler's cancel token is set (the queue cancelled the job: see `ui.cancellation`).
         """
-        cancel = self._cancel_event(session)
-        cancel.clear()
+        caller = session if isinstance(session, Caller) else Caller(session)
+        cancel = current_token() or threading.Event()
+        self._register(caller.session, cancel)
         events: queue.Queue = queue.Queue()
         outcome: dict[str, Any] = {}
+        owner = {"owner": caller.user} if caller.user else {}
 
         def work() -> None:
             try:
-                outcome["result"] = self.engine.run(request, progress=events.put, cancel=cancel)
+                outcome["result"] = self.engine.run(request, progress=events.put, cancel=cancel, **owner)
             except BaseException as error:  # handed to the handler's thread, which maps it
                 outcome["error"] = error
             finally:
@@ -76,11 +105,13 @@ class EngineRunner:
         finally:
             if worker.is_alive():  # closed early: stop the engine rather than let it finish for nobody
                 cancel.set()
+            self._unregister(caller.session, cancel)
         worker.join()
-        cancel.clear()
         yield self._result(request, outcome)
 
-    def run(self, request: GenerationRequest, session: str, progress: gr.Progress | None = None) -> GenerationResult:
+    def run(
+        self, request: GenerationRequest, session: str | Caller, progress: gr.Progress | None = None
+    ) -> GenerationResult:
         """Run one request to the end (previews dropped)."""
         for item in self.stream(request, session, progress):
             if isinstance(item, GenerationResult):
@@ -106,6 +137,8 @@ class EngineRunner:
         return result
 
 
-def session_of(request: gr.Request | None) -> str:
-    """The browser session a handler was called from ("" for direct calls)."""
-    return (request.session_hash if request is not None else None) or ""
+def session_of(request: gr.Request | None) -> Caller:
+    """The browser session a handler was called from ("" for direct calls), and its logged-in user if any."""
+    if request is None:
+        return Caller("")
+    return Caller(request.session_hash or "", getattr(request, "username", None) or None)

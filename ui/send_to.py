@@ -8,6 +8,7 @@ naming its inputs alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from .tabs.common import TaskTab, selected_image
 from .tabs.history import HistoryTab
 from .tabs.history import chosen as history_entry
 from .tabs.png_info import PngInfoTab, lookup, normalized
+
+MAX_SENT_NUMBER = 2**32  # the largest value any studio control takes (the seed)
 
 
 def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab, history: HistoryTab) -> None:
@@ -108,9 +111,12 @@ def _number(*names: str, cast=float):
     def convert(parameters: dict) -> Any:
         value = lookup(parameters, *names)
         try:
-            return None if value is None else cast(value)
-        except (TypeError, ValueError):
+            number = None if value is None else cast(value)
+        except (TypeError, ValueError, OverflowError):
             return None
+        if number is not None and not (math.isfinite(number) and abs(number) <= MAX_SENT_NUMBER):
+            return None  # a huge or infinite number from a crafted PNG is not sent to any control
+        return number
 
     return convert
 
@@ -139,9 +145,10 @@ def _size(index: int):
             parts = lookup(parameters, "size").lower().split("x")
             value = parts[index] if len(parts) == 2 else None
         try:
-            return None if value is None else int(value)
-        except ValueError:
+            number = None if value is None else int(value)
+        except (ValueError, OverflowError):
             return None
+        return number if number is None or 0 <= number <= MAX_SENT_NUMBER else None
 
     return convert
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
+from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import FrozenDict
+
+from .stable_diffusion import StableDiffusionInpaintPipeline
 
 SD_INPAINT_CHANNELS = 9  # the only count StableDiffusionInpaintPipeline.__call__ concatenates for
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, UNet2DModel
 from diffusers.image_processor import VaeImageProcessor
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..spaces import downsampling_factor
@@ -65,6 +66,7 @@ class LDMSemanticMapPipeline(DiffusionPipeline):
         label_map: torch.LongTensor,
         num_inference_steps: int = 50,
         guidance_scale: float = 1.0,
+        guidance_rescale: float = 0.0,
         eta: float = 0.0,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
@@ -108,6 +110,8 @@ class LDMSemanticMapPipeline(DiffusionPipeline):
             if do_guidance:
                 noise_uncond, noise_cond = noise_pred.chunk(2)
                 noise_pred = noise_uncond + guidance_scale * (noise_cond - noise_uncond)
+                if guidance_rescale > 0:  # Lin et al. 2024, Sec. 3.4 (for zero-terminal-SNR models)
+                    noise_pred = rescale_noise_cfg(noise_pred, noise_cond, guidance_rescale=guidance_rescale)
             latents = self.scheduler.step(noise_pred, t, latents, **step_options).prev_sample
 
         # 6. Decode

@@ -6,10 +6,11 @@ the model's size, run the pipeline, resize back, and composite over the original
 
 from __future__ import annotations
 
-from diffusers import DiffusionPipeline, StableDiffusionInpaintPipeline
+from diffusers import DiffusionPipeline
 from PIL import Image, ImageFilter
 
 from ..pipelines.inpaint_layout import SD_INPAINT_CHANNELS, InpaintLayoutUNet, LatentInpaintPipeline
+from ..pipelines.stable_diffusion import StableDiffusionInpaintPipeline
 from ..requests import InpaintRequest
 from ..validation import CheckedInputs
 from .common import FamilyParts, RunContext, TaskOutput, fit_size, prompt_warnings

@@ -24,16 +24,19 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
     height, width = inputs.label_map.shape
     size = fit_size(width, height, loaded.native_size, loaded.size_multiple)
     label_map = np.asarray(Image.fromarray(inputs.label_map.astype(np.uint8)).resize(size, Image.Resampling.NEAREST))
-    warnings = []
+    warnings, params = [], {}
     with context.monitor(request.num_inference_steps) as monitor:
         if loaded.kind == "family":
             if request.prompt or request.negative_prompt:
                 warnings.append("the built-in semantic model is conditioned on the map alone; the prompt was ignored")
             label_maps = torch.from_numpy(label_map.astype(np.int64))[None].repeat(request.batch_size, 1, 1)
+            if loaded.guidance_rescale:
+                params["CFG rescale"] = loaded.guidance_rescale
             images = loaded.pipe(
                 label_map=label_maps,
                 num_inference_steps=request.num_inference_steps,
                 guidance_scale=request.guidance_scale,
+                guidance_rescale=loaded.guidance_rescale,
                 generator=context.generators(),
             ).images
         else:
@@ -50,4 +53,4 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
                 generator=context.generators(),
             ).images
         monitor.finish()
-    return TaskOutput(images, size, warnings=warnings)
+    return TaskOutput(images, size, params=params, warnings=warnings)

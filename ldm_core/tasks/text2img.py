@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from diffusers import StableDiffusionPipeline
-
+from ..pipelines.stable_diffusion import StableDiffusionPipeline
 from ..requests import TextToImageRequest
 from ..validation import CheckedInputs
 from .common import FamilyParts, RunContext, TaskOutput, prompt_warnings
@@ -24,6 +23,9 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
         "guidance_scale": request.guidance_scale,
         "generator": context.generators(),
     }
+    params = {}
+    if loaded.guidance_rescale and loaded.kind != "ldm_text":  # the model asks for rescaled guidance (Lin et al.)
+        options["guidance_rescale"] = params["CFG rescale"] = loaded.guidance_rescale
     warnings = prompt_warnings(loaded.pipe, request.prompt) + prompt_warnings(
         loaded.pipe, request.negative_prompt, "negative prompt"
     )
@@ -40,4 +42,4 @@ def run(request: TextToImageRequest, inputs: CheckedInputs, context: RunContext)
                 **options,
             ).images
         monitor.finish()
-    return TaskOutput(images, (width, height), warnings=warnings)
+    return TaskOutput(images, (width, height), params=params, warnings=warnings)

@@ -30,7 +30,11 @@ def vae_tiled(vae: object):
     if not hasattr(vae, "enable_tiling") or getattr(vae, "use_tiling", False):
         yield
         return
-    vae.enable_tiling()
+    try:
+        vae.enable_tiling()
+    except NotImplementedError:  # VQModel (the LDM x4 model's own autoencoder) has no tiled decode: decode whole
+        yield
+        return
     try:
         yield
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from ldm_core.infotext import parse_infotext, read_png_infotext
+from ldm_core.infotext import parse_infotext, read_infotext
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,13 @@ def build() -> PngInfoTab:
         if image is None:
             return "", {}
         try:
-            text = read_png_infotext(image)
+            stored = read_infotext(image)  # linear and capped: a huge text chunk cannot stall the server
         except (OSError, SyntaxError, ValueError) as error:  # an unreadable file is the user's input, not a crash
             logger.info("Could not read PNG info from %s: %s", image, error)
             raise gr.Error("Could not read that file as an image.", print_exception=False) from error
+        text = stored.text if stored is not None else ""
+        if stored is not None and stored.note:
+            gr.Warning(stored.note)
         if not text:
             gr.Warning("This image carries no generation parameters (only PNGs saved by the studio do).")
             return "", {}

@@ -10,6 +10,7 @@ from PIL import Image
 from ldm_core.limits import Limits
 from ldm_core.palette import CLASS_ID, PALETTE
 from ldm_core.requests import SemanticMapRequest
+from ldm_core.validation import image_file_error, upright, working_size
 
 from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
 from ..editor import editor_composite, filled_canvas, palette_hex, palette_legend_html
@@ -93,9 +94,9 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     def load_map(path: str) -> tuple[Image.Image, str]:
         try:
             with Image.open(path) as image:
-                color_map = image.convert("RGB")
-        except (OSError, ValueError) as error:
-            raise gr.Error("Could not read that file as an image.", print_exception=False) from error
+                color_map = working_size(upright(image).convert("RGB"))
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            raise gr.Error(str(image_file_error("color_map", error, limits)), print_exception=False) from error
         return color_map, f"Loaded {Path(path).name} ({color_map.width}×{color_map.height})"
 
     def blank_canvas() -> tuple[Image.Image, str]:

@@ -32,6 +32,8 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                 gr.HTML(words_html("txt2img-prompt", words), elem_id="txt2img-words")
             negative_prompt = gr.Textbox(value="", label="Negative prompt", lines=1, elem_id="txt2img-negative")
             sampling = sampling_controls("txt2img", limits, TextToImageRequest)
+            native = getattr(runner.engine, "native_size", lambda task: None)("text2img")
+            native_info = "0: the model's native size" + (f" ({native} px)" if native else "")
             with gr.Row():
                 width, height = (
                     gr.Slider(
@@ -40,7 +42,7 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                         value=0,
                         step=SIZE_MULTIPLE,
                         label=side.title(),
-                        info="0: the model's native size",
+                        info=native_info,
                         elem_id=f"txt2img-{side}",
                     )
                     for side in ("width", "height")
