@@ -75,6 +75,16 @@ def page(browser: playwright_api.Browser, studio_url: str) -> Iterator[Page]:  #
     page.close()
 
 
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request: pytest.FixtureRequest, screenshot_dir: Path) -> Iterator[None]:
+    """A failed test leaves `failed-<test>.png` of the page beside the screenshots."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and "page" in request.fixturenames:
+        page = request.getfixturevalue("page")
+        page.screenshot(path=str(screenshot_dir / f"failed-{request.node.name}.png"), full_page=True)
+
+
 def open_tab(page: Page, name: str) -> None:
     tab = page.get_by_role("tab", name=name, exact=True)
     tab.click()
@@ -232,7 +242,13 @@ def test_png_info_reads_a_generated_png_and_sends_it_back(page: Page, screenshot
 
 # ---- what a person meets on the way ---------------------------------------------------------------------------------
 def progress_of(page: Page, prefix: str):
-    return page.locator(f"#{prefix}-progress .studio-progress")
+    """The tab's progress line as it is now (`mark_stale` tags the one shown before a click)."""
+    return page.locator(f"#{prefix}-progress .studio-progress:not([data-stale])")
+
+
+def mark_stale(page: Page, prefix: str) -> None:
+    """Tag the line on screen, so that waits after a click see only lines drawn since (each update redraws it)."""
+    page.locator(f"#{prefix}-progress .studio-progress").evaluate("line => { line.dataset.stale = 'yes'; }")
 
 
 def expect_done(page: Page, prefix: str) -> None:
@@ -248,6 +264,7 @@ def generate_once(page: Page, prompt: str) -> str:
     open_tab(page, "Text-to-image")
     page.locator("#txt2img-prompt textarea").fill(prompt)
     set_steps(page, "txt2img")
+    mark_stale(page, "txt2img")
     page.locator("#txt2img-generate").click()
     expect_done(page, "txt2img")
     expect_loaded_image(page, "#txt2img-gallery img")
@@ -261,6 +278,7 @@ def test_one_progress_line_with_steps_and_eta_over_a_visible_preview_then_esc_ca
     preview shows with no overlay; Esc cancels: "Cancelled", and the previous result is back."""
     seed = generate_once(page, "a lake")
     page.locator("#txt2img-steps input[type=number]").fill(str(LONG_STEPS))
+    mark_stale(page, "txt2img")
     page.locator("#txt2img-prompt textarea").press("Control+Enter")
     line = progress_of(page, "txt2img")
     expect(line).to_contain_text(re.compile(rf"Step \d+ of {LONG_STEPS} · [\d.]+ s · about [\d.]+ s left"))
@@ -284,8 +302,10 @@ def test_one_users_cancel_stops_only_their_own_run(page: Page, browser, studio_u
             open_tab(session, "Text-to-image")
             session.locator("#txt2img-prompt textarea").fill("a sea")
             session.locator("#txt2img-steps input[type=number]").fill(str(LONG_STEPS))
+        mark_stale(page, "txt2img")
         page.locator("#txt2img-generate").click()
         expect(progress_of(page, "txt2img")).to_have_attribute("data-state", "running")
+        mark_stale(other, "txt2img")
         other.locator("#txt2img-generate").click()
         page.locator("#txt2img-cancel").click()
         expect(progress_of(page, "txt2img")).to_have_attribute("data-state", "cancelled")
@@ -299,8 +319,9 @@ def test_one_users_cancel_stops_only_their_own_run(page: Page, browser, studio_u
 def test_an_error_keeps_the_last_result_shows_its_message_once_and_no_badges(page: Page):
     seed = generate_once(page, "a river")
     page.locator("#txt2img-prompt textarea").fill("sky " * 2000)  # past the prompt length limit
+    mark_stale(page, "txt2img")
     page.locator("#txt2img-generate").click()
-    toast = page.locator(".toast-body").filter(has_text="prompt")
+    toast = page.locator(".toast-body").filter(has_text="prompt: must be at most")
     expect(toast).to_have_count(1)
     expect(progress_of(page, "txt2img")).to_have_attribute("data-state", "failed")
     expect(page.locator("#txt2img-seed-used input")).to_have_value(seed)
@@ -386,6 +407,7 @@ def test_send_to_inpainting_carries_the_image_and_the_prompt_and_inpainting_send
     page.wait_for_timeout(1_500)  # let the editor draw the image it received: a stroke before that is dropped
     paint_stroke(page, "inpaint-editor")
     set_steps(page, "inpaint")
+    mark_stale(page, "inpaint")
     page.locator("#inpaint-generate").click()
     expect_done(page, "inpaint")
     page.locator("#inpaint-prompt textarea").fill("")
