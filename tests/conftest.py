@@ -56,3 +56,11 @@ def other_layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from model_layouts import build_other_layouts
 
     return build_other_layouts(tmp_path_factory.mktemp("layouts"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the test item (`item.rep_call`), for fixtures that act on a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

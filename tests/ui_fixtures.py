@@ -53,6 +53,10 @@ def studio_url(ui_model_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """The studio (build_demo over a real engine) served on a free loopback port in a background thread."""
     from ui import build_demo
 
+    # gradio's upload cache of this server alone: another studio on the machine that cleans the shared
+    # <tmp>/gradio at its start (delete_cache) must not take this server's uploads away mid-test
+    previous_cache = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio_cache"))
     engine = make_engine(ui_model_root, tmp_path_factory.mktemp("outputs"))
     demo = build_demo(engine)
     demo.queue()
@@ -63,3 +67,7 @@ def studio_url(ui_model_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         yield url
     finally:
         demo.close()
+        if previous_cache is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous_cache

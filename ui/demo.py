@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import importlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -12,6 +12,7 @@ import gradio as gr
 from ldm_core.limits import Limits
 from ldm_core.registry import TASKS
 
+from .assets import studio_assets
 from .cancellation import make_cancellable
 from .http_guard import install_http_guard
 from .inputs import name_input_errors
@@ -19,8 +20,9 @@ from .picker import build_picker, wire_png_info_model
 from .queue_guard import guard_queue
 from .runner import EngineRunner
 from .send_to import wire_send_to
-from .tabs import explorer, png_info
-from .tabs.common import ENGINE_QUEUE
+from .status import status_html
+from .tabs import explorer, history, png_info
+from .tabs.common import ENGINE_QUEUE, wire_cancel_api
 
 logger = logging.getLogger(__name__)
 
@@ -30,40 +32,12 @@ DELETE_CACHE = (600, 3600)
 TITLE = "Latent Diffusion Studio"
 
 
-def status_markdown(engine: Any) -> str:
-    """One line: preset, device, memory mode, and which tasks can run (with the reason when one cannot)."""
-    try:
-        description = engine.describe()
-        tasks = engine.task_status()
-    except Exception:
-        logger.exception("Could not read the engine status")
-        return "Status unavailable: see the server log."
-    fields = []
-    keys = (
-        ("model", "model"),
-        ("preset", "preset"),
-        ("device", "device"),
-        ("dtype", "dtype"),
-        ("memory_mode", "memory"),
-        ("serving", "engine"),
-    )
-    for key, label in keys:
-        if description.get(key) not in (None, ""):
-            value = str(description[key]) + (
-                f" + {description['autocast']} autocast" if key == "dtype" and description.get("autocast") else ""
-            )
-            fields.append(f"{label}: **{html.escape(value)}**")
-    task_parts = []
-    for task, reason in tasks.items():
-        name = TASKS[task].label if task in TASKS else task
-        task_parts.append(
-            f"{name} ✓"
-            if reason is None
-            else f"{name} ✗ <span title='{html.escape(reason)}'>({html.escape(reason)})</span>"
-        )
-    lines = [" · ".join(fields), "tasks: " + ", ".join(task_parts)]
-    lines += [f"<small>note: {html.escape(str(notice))}</small>" for notice in description.get("notices") or []]
-    return "<br>".join(lines)
+def outputs_folder(engine: Any) -> Path | None:
+    """Where the engine saves results (None when it does not save: no history then)."""
+    config = getattr(engine, "config", None)
+    if config is None or not getattr(config, "save_outputs", False):
+        return None
+    return Path(config.outputs_dir)
 
 
 def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
@@ -71,9 +45,16 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     runner = EngineRunner(engine)
     limits = getattr(getattr(engine, "config", None), "limits", None) or Limits()
     with gr.Blocks(title=title, delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.")
-        status = gr.Markdown("Reading the engine status…", elem_id="status-line")
-        picker = build_picker(engine, status, lambda: status_markdown(engine))
+        with gr.Row(elem_id="studio-header", equal_height=True):
+            with gr.Column(scale=3, min_width=260):
+                gr.Markdown(
+                    f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.",
+                    elem_id="studio-title",
+                )
+                status = gr.HTML("Reading the engine status…", elem_id="status-line", container=False, padding=False)
+            with gr.Column(scale=2, min_width=260):
+                picker = build_picker(engine, status, lambda: status_html(engine))
+        studio_assets()
         with gr.Tabs(elem_id="tabs") as tabs:
             task_tabs = {}
             for spec in TASKS.values():  # one tab per registered task, built by the module the registry names
@@ -83,9 +64,14 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                 png_info_tab = png_info.build()
             with gr.Tab("Inside the model", id="explorer", elem_id="tab-explorer"):
                 explorer.build(runner, limits)
-        wire_send_to(tabs, task_tabs, png_info_tab)
+            with gr.Tab("History", id="history", elem_id="tab-history") as history_page:
+                targets = {name: spec.tab_label for name, spec in TASKS.items()} | {"png_info": "PNG info"}
+                history_tab = history.build(outputs_folder(engine), targets)
+        history_page.select(history_tab.show, [history_tab.search], history_tab.listing, api_visibility="private")
+        wire_send_to(tabs, task_tabs, png_info_tab, history_tab)
         wire_png_info_model(engine, picker, png_info_tab)
-        demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
+        wire_cancel_api(runner)
+        demo.load(lambda: status_html(engine), None, [status], api_name="status")
     name_input_errors(demo, limits)
     make_cancellable(demo, ENGINE_QUEUE["concurrency_id"])  # any cancel (button, queue, closed tab) stops the engine
     guard_queue(demo, runner)  # per-user job cap; Cancel never refused; Cancel drops the session's queued jobs

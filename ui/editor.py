@@ -18,19 +18,6 @@ def palette_hex() -> list[str]:
     return ["#{:02x}{:02x}{:02x}".format(*c.color) for c in CLASSES]
 
 
-def palette_swatches_html() -> str:
-    """One labelled colour chip per class, in palette order (the order the brush offers them)."""
-    chips = []
-    for scene_class, color in zip(CLASSES, palette_hex(), strict=True):
-        chips.append(  # inline styles: gradio 6 takes custom css only at launch()
-            f'<span title="{color}" style="display:inline-flex;align-items:center;gap:4px">'
-            f'<span style="width:14px;height:14px;border-radius:3px;border:1px solid #0004;background:{color}">'
-            f"</span>{html.escape(scene_class.name)}</span>"
-        )
-    style = "display:flex;flex-wrap:wrap;gap:4px 12px;font-size:0.9em"
-    return f'<div id="semantic-palette" style="{style}">' + "".join(chips) + "</div>"
-
-
 def filled_canvas(size: tuple[int, int], class_name: str = "sky") -> Image.Image:
     """A blank colour map filled with one class: the default canvas of the semantic tab."""
     color = tuple(int(v) for v in PALETTE[CLASS_ID[class_name]])
@@ -101,3 +88,19 @@ def editor_mask(value: dict | None) -> Image.Image | None:
     if not painted.any():
         return None
     return Image.fromarray(painted.astype(np.uint8) * 255, mode="L")
+
+
+def palette_legend_html(editor_id: str, brush_size: int) -> str:
+    """The class legend as buttons (studio.js: a click picks that brush colour) and a brush-size slider."""
+    chips = []
+    for scene_class, color in zip(CLASSES, palette_hex(), strict=True):
+        name = html.escape(scene_class.name)
+        chips.append(
+            f'<button type="button" data-color="{color}" data-label="{name}" title="Paint {name}" '
+            f'aria-pressed="false"><span class="studio-chip" style="background:{color}"></span>{name}</button>'
+        )
+    size = (
+        f'<label class="studio-brush-size" data-editor="{editor_id}">Brush size '
+        f'<input type="range" min="1" max="100" value="{brush_size}" aria-label="Brush size"></label>'
+    )
+    return f'<div id="semantic-palette" class="studio-legend" data-editor="{editor_id}">{"".join(chips)}{size}</div>'

@@ -1,8 +1,9 @@
-"""Cross-tab buttons: generated images to another task's tab, PNG-info parameters back to the tab that made them.
+"""Cross-tab buttons: a result to another task's tab, a PNG (PNG info, History) to any tab; image, prompt, settings.
 
-Both work by name: a tab's "Send to <task>" buttons (`TaskTab.send_to`) put the selected image into that task's
-`image_input`; PNG info fills each of a tab's named inputs that infotext carries (`READERS`, by the handler's
-parameter name), so a new task's tab takes part by naming its inputs alone.
+All work by name: a tab's "Send to <task>" buttons (`TaskTab.send_to`) put the selected image into that task's
+`image_input`; the infotext fills each of a tab's named inputs it carries (`READERS`, by the handler's parameter
+name): the prompt always, the other settings when the image was made by that task. A new task's tab takes part by
+naming its inputs alone.
 """
 
 from __future__ import annotations
@@ -13,54 +14,98 @@ from typing import Any
 
 import gradio as gr
 
+from ldm_core.infotext import parse_infotext
 from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
 
 from .sizes import SEMANTIC_CHOICES, SIZE_CHOICES
 from .tabs.common import TaskTab, selected_image
+from .tabs.history import HistoryTab
+from .tabs.history import chosen as history_entry
 from .tabs.png_info import PngInfoTab, lookup, normalized
 
 MAX_SENT_NUMBER = 2**32  # the largest value any studio control takes (the seed)
 
 
-def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab) -> None:
+def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab, history: HistoryTab) -> None:
+    targets = {
+        task: [(name, component, READERS[name]) for name, component in tab.inputs.items() if name in READERS]
+        for task, tab in task_tabs.items()
+    }
+    images = {task: tab.image_input for task, tab in task_tabs.items() if tab.image_input is not None}
+    images["png_info"] = png_info.image
+    panels = {task: tab.result for task, tab in task_tabs.items() if tab.result is not None}
+    outputs = _unique(
+        [tabs]
+        + [component for fields in targets.values() for _, component, _ in fields]
+        + [c for panel in panels.values() for c in (panel.gallery, panel.seed_used, panel.infotext, panel.infotexts)]
+        + list(images.values())
+    )
+
+    def send(target: str, image: Any, infotext: str | None) -> dict:
+        """What `target` takes from one image and its infotext: the image (into its image input, or into its result
+        panel when the image is its own result), the prompt, and all the settings when the image was made there."""
+        parameters = normalized(parse_infotext(infotext)) if infotext else {}
+        own = lookup(parameters, "task") == target
+        updates: dict[Any, Any] = {tabs: gr.Tabs(selected=target)}
+        for name, component, read in targets.get(target, []):
+            value = read(parameters) if own or name in TRAVELLING else None
+            if value is not None:
+                updates[component] = value
+        if image is not None and target in images:
+            updates[images[target]] = image
+        panel = panels.get(target)
+        if image is not None and panel is not None and own:
+            updates |= {panel.gallery: [image], panel.infotext: infotext, panel.infotexts: [infotext]}
+            updates[panel.seed_used] = READERS["seed"](parameters)
+        return updates
+
     for source in task_tabs.values():
         for target, button in source.send_to.items():
-            image_input = task_tabs[target].image_input
-            if source.result is None or image_input is None:
+            if source.result is None or target not in images:
                 raise ValueError(f"a 'send to {target}' button needs a result gallery and {target}'s image_input")
+            panel = source.result
             button.click(
-                _send_image(target),
-                [source.result.gallery, source.result.selected],
-                [image_input, tabs],
+                _from_gallery(send, target),
+                [panel.gallery, panel.selected, panel.infotexts],
+                outputs,
                 api_visibility="private",
             )
 
-    targets = {
-        task: [(component, READERS[name]) for name, component in tab.inputs.items() if name in READERS]
-        for task, tab in task_tabs.items()
-    }
-    outputs = [tabs, *{id(c): c for fields in targets.values() for c, _ in fields}.values()]
-
-    def send_parameters(parsed: dict | None) -> dict:
-        parameters = normalized(parsed or {})
-        task = lookup(parameters, "task")
+    def from_png_info(image: str | None, raw: str | None) -> dict:
+        task = lookup(normalized(parse_infotext(raw)) if raw else {}, "task")
         if task not in targets:
             raise gr.Error("These parameters name no studio task; nothing to send.", print_exception=False)
-        updates: dict[Any, Any] = {tabs: gr.Tabs(selected=task)}
-        for component, read in targets[task]:
-            value = read(parameters)
-            if value is not None:
-                updates[component] = value
-        return updates
+        return send(task, image, raw)
 
-    png_info.send.click(send_parameters, [png_info.parsed], outputs, api_visibility="private")
+    png_info.send.click(from_png_info, [png_info.image, png_info.raw], outputs, api_visibility="private")
+
+    for target, button in history.send.items():
+        button.click(
+            _from_history(send, target), [history.entries, history.selected], outputs, api_visibility="private"
+        )
 
 
-def _send_image(target: str) -> Callable:
-    def send(gallery, selected):
-        return selected_image(gallery, selected), gr.Tabs(selected=target)
+TRAVELLING = ("prompt", "negative_prompt")  # what goes to another task's tab; the other settings stay with their task
 
-    return send
+
+def _from_gallery(send: Callable, target: str) -> Callable:
+    def from_gallery(gallery, selected, infotexts):
+        index = selected if isinstance(selected, int) and 0 <= selected < len(infotexts or []) else 0
+        return send(target, selected_image(gallery, selected), (infotexts or [None])[index])
+
+    return from_gallery
+
+
+def _from_history(send: Callable, target: str) -> Callable:
+    def from_history(found, index):
+        entry = history_entry(found, index)
+        return send(target, entry["path"], entry["infotext"])
+
+    return from_history
+
+
+def _unique(components: list[Any]) -> list[Any]:
+    return list({id(c): c for c in components}.values())
 
 
 def _number(*names: str, cast=float):

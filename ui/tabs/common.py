@@ -28,15 +28,17 @@ class TaskTab:
 ENGINE_QUEUE = {"concurrency_id": "engine", "concurrency_limit": "default"}
 
 
-def wire_cancel(button: gr.Button, runner: EngineRunner, runs: list[Any], api_name: str | None = None) -> None:
-    """Cancel stops this browser session's run at its next denoising step, and drops its jobs still in the queue."""
+GALLERY_EMPTY = ([], None, "", [], 0)  # a result panel before any run: gallery, seed, parameters, infotexts, selected
+
+
+def wire_cancel_api(runner: EngineRunner) -> None:
+    """`/cancel`: stop the calling session's running job at its next denoising step (the browser's Cancel buttons
+    do the same and also restore the previous result: see `run_view.wire_run`)."""
 
     def cancel(request: gr.Request) -> None:
         runner.cancel(session_of(request))
-        gr.Info("Cancelling at the next step…")
 
-    visibility = "public" if api_name else "private"
-    button.click(cancel, None, None, api_name=api_name, api_visibility=visibility, queue=False, cancels=runs)
+    gr.api(cancel, api_name="cancel", queue=False)
 
 
 def wire_reuse_seed(panel: ResultPanel, seed_input: gr.Number) -> None:
@@ -56,8 +58,8 @@ def selected_image(gallery: list[tuple[Any, str | None]] | None, selected: int |
 def action_row(prefix: str, label: str) -> tuple[gr.Button, gr.Button]:
     """The run / Cancel pair under a tab's inputs (`#<prefix>-generate`, `#<prefix>-cancel`)."""
     with gr.Row():
-        generate = gr.Button(label, variant="primary", elem_id=f"{prefix}-generate")
-        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+        generate = gr.Button(label, variant="primary", elem_id=f"{prefix}-generate", elem_classes="studio-generate")
+        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel", elem_classes="studio-cancel", scale=0)
     return generate, cancel
 
 

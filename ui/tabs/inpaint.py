@@ -20,8 +20,10 @@ from ..controls import (
 )
 from ..editor import editor_background, editor_mask
 from ..outpainting import outpaint_controls, outpaint_sides, target_sides
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
+from ..words import placeholder, prompt_vocabulary, words_html
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, TaskTab, action_row, send_to_row, wire_reuse_seed
 
 MASK_BRUSH = ("#ff2bd6", 0.7)  # any colour works: the mask is wherever the layer has alpha > 0
 
@@ -38,15 +40,21 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                 transforms=(),
                 format="png",
                 label="Image: upload, then paint over the area to repaint",
+                height=330,
                 elem_id="inpaint-editor",
             )
+            words = prompt_vocabulary(runner.engine)
             prompt = gr.Textbox(
                 value="",
-                label="Prompt",
-                lines=2,
-                placeholder="what the masked area should show",
+                label="Prompt: what the painted area should show",
+                lines=1,
+                placeholder=placeholder(words),
                 elem_id="inpaint-prompt",
             )
+            generate, cancel = action_row("inpaint", "Inpaint")
+            view = run_view("inpaint")
+            if words:
+                gr.HTML(words_html("inpaint-prompt", words), elem_id="inpaint-words")
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="inpaint-negative")
             with gr.Row():
                 strength = strength_slider("inpaint", InpaintRequest, "1 repaints from pure noise")
@@ -79,10 +87,9 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                 )
             outpaint = outpaint_controls(limits)
             sampling = sampling_controls("inpaint", limits, InpaintRequest)
-            generate, cancel = action_row("inpaint", "Inpaint")
         with gr.Column(scale=1):
             result = result_panel("inpaint")
-            send_to = send_to_row("inpaint", ("img2img", "inpaint", "upscale"))
+            send_to = send_to_row("inpaint", ("img2img", "inpaint", "upscale"))  # inpainting again: a second pass
 
     def inpaint(
         image_and_mask: dict | None,
@@ -148,9 +155,7 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         **outpaint,
         **sampling.inputs(),
     }
-    run = generate.click(
-        inpaint, named_inputs(inpaint, named), gallery_outputs(result), api_name="inpaint", **ENGINE_QUEUE
-    )
-    wire_cancel(cancel, runner, [run])
+    inputs, outputs = named_inputs(inpaint, named), gallery_outputs(result)
+    wire_run(generate, cancel, runner, inpaint, inputs, outputs, view, "inpaint", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
     return TaskTab(named, image_input=editor, result=result, send_to=send_to)

@@ -13,36 +13,41 @@ from ldm_core.requests import SemanticMapRequest
 from ldm_core.validation import image_file_error, upright, working_size
 
 from ..controls import gallery_outputs, gallery_stream, named_inputs, result_panel, sampling_controls, sampling_kwargs
-from ..editor import editor_composite, filled_canvas, palette_hex, palette_swatches_html
+from ..editor import editor_composite, filled_canvas, palette_hex, palette_legend_html
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
 from ..sizes import cascade_controls, cascade_kwargs, semantic_size_control, semantic_size_value
-from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, TaskTab, action_row, send_to_row, wire_reuse_seed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
 CANVAS_SIZE = (256, 256)
 FILL_CLASS = "sky"  # what unpainted (or erased) canvas means
+BRUSH_SIZE = 16
 
 
 def build(runner: EngineRunner, limits: Limits) -> TaskTab:
     colors = palette_hex()
     with gr.Row():
         with gr.Column(scale=1):
-            gr.HTML(palette_swatches_html())
+            gr.HTML(palette_legend_html("semantic-editor", BRUSH_SIZE), elem_id="semantic-legend")
             editor = gr.ImageEditor(
                 value=filled_canvas(CANVAS_SIZE, FILL_CLASS),
                 type="pil",
                 image_mode="RGBA",
                 sources=("upload", "clipboard"),
                 brush=gr.Brush(
-                    colors=colors, default_color=colors[CLASS_ID["tree"]], color_mode="fixed", default_size=16
+                    colors=colors, default_color=colors[CLASS_ID["tree"]], color_mode="fixed", default_size=BRUSH_SIZE
                 ),
                 layers=False,
                 canvas_size=CANVAS_SIZE,
                 transforms=(),
                 format="png",
-                label="Semantic map: paint with the class colours, or upload an ADE20K colour map",
+                label="Semantic map: pick a class above, paint; or upload an ADE20K colour map",
+                height=330,
                 elem_id="semantic-editor",
             )
+            generate, cancel = action_row("semantic", "Generate")
+            view = run_view("semantic")
             with gr.Row():
                 upload = gr.UploadButton(
                     "Upload a colour map", file_types=["image"], size="sm", elem_id="semantic-upload"
@@ -61,7 +66,6 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
             sampling = sampling_controls("semantic", limits, SemanticMapRequest)
             output_size = semantic_size_control(limits)
             cascade = cascade_controls("semantic", limits, SemanticMapRequest)
-            generate, cancel = action_row("semantic", "Generate")
         with gr.Column(scale=1):
             result = result_panel("semantic")
             send_to = send_to_row("semantic", ("img2img", "inpaint", "upscale"))
@@ -121,11 +125,10 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
             )
     upload.upload(load_map, [upload], [editor, source], api_visibility="private")
     blank.click(blank_canvas, None, [editor, source], api_visibility="private")
+    editor.clear(blank_canvas, None, [editor, source], api_visibility="private")  # the trash icon: back to sky
     named = {"semantic_map": editor, "prompt": prompt, "negative_prompt": negative_prompt, **sampling.inputs()}
     named |= {**output_size, **cascade}
-    run = generate.click(
-        semantic, named_inputs(semantic, named), gallery_outputs(result), api_name="semantic", **ENGINE_QUEUE
-    )
-    wire_cancel(cancel, runner, [run])
+    inputs, outputs = named_inputs(semantic, named), gallery_outputs(result)
+    wire_run(generate, cancel, runner, semantic, inputs, outputs, view, "semantic", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
     return TaskTab(named, result=result, send_to=send_to)

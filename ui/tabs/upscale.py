@@ -11,8 +11,9 @@ from ldm_core.requests import UpscaleRequest
 from ldm_core.validation import MAX_TILE, MAX_TILE_OVERLAP, SIZE_MULTIPLE
 
 from ..controls import named_inputs, request_default, sampling_controls, sampling_kwargs, strength_slider
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from .common import ENGINE_QUEUE, TaskTab, action_row, wire_cancel
+from .common import ENGINE_QUEUE, TaskTab, action_row
 
 
 def build(runner: EngineRunner, limits: Limits) -> TaskTab:
@@ -24,8 +25,11 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                 sources=("upload", "clipboard"),
                 format="png",
                 label="Low-resolution image",
+                height=330,
                 elem_id="upscale-input",
             )
+            generate, cancel = action_row("upscale", "Upscale ×4")
+            view = run_view("upscale")
             sampling = sampling_controls("upscale", limits, UpscaleRequest, guidance=False, batch=False)
             with gr.Row():
                 tile_size = gr.Slider(
@@ -58,7 +62,6 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                     info="Low frequencies from the input, detail from the model",
                     elem_id="upscale-back-project",
                 )
-            generate, cancel = action_row("upscale", "Upscale ×4")
         with gr.Column(scale=1):
             comparison = gr.ImageSlider(
                 label="Before (bicubic ×4) / after (LDM ×4)",
@@ -108,6 +111,6 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         "keep_colours": back_project,
     }
     outputs = [comparison, seed_used, infotext]
-    run = generate.click(upscale, named_inputs(upscale, named), outputs, api_name="upscale", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner, [run])
+    inputs = named_inputs(upscale, named)
+    wire_run(generate, cancel, runner, upscale, inputs, outputs, view, "upscale", (None, None, ""), ENGINE_QUEUE)
     return TaskTab(named, image_input=image)
