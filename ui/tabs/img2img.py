@@ -17,9 +17,10 @@ from ..controls import (
     sampling_kwargs,
     strength_slider,
 )
+from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
 from ..sizes import cascade_controls, cascade_kwargs
-from .common import ENGINE_QUEUE, TaskTab, action_row, send_to_row, wire_cancel, wire_reuse_seed
+from .common import ENGINE_QUEUE, GALLERY_EMPTY, TaskTab, action_row, send_to_row, wire_reuse_seed
 
 
 def build(runner: EngineRunner, limits: Limits) -> TaskTab:
@@ -41,11 +42,12 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
                 info="(word:1.3) or (word) for more attention, [word] for less",
                 elem_id="img2img-prompt",
             )
+            generate, cancel = action_row("img2img", "Generate")
+            view = run_view("img2img")
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="img2img-negative")
             strength = strength_slider("img2img", ImageToImageRequest, "0 keeps the picture, 1 ignores it", 0.05)
             sampling = sampling_controls("img2img", limits, ImageToImageRequest)
             cascade = cascade_controls("img2img", limits, ImageToImageRequest)
-            generate, cancel = action_row("img2img", "Generate")
         with gr.Column(scale=1):
             result = result_panel("img2img")
             send_to = send_to_row("img2img", ("img2img", "inpaint", "upscale"))
@@ -85,8 +87,7 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
         **sampling.inputs(),
         **cascade,
     }
-    inputs = named_inputs(img2img, named)
-    run = generate.click(img2img, inputs, gallery_outputs(result), api_name="img2img", **ENGINE_QUEUE)
-    wire_cancel(cancel, runner, [run])
+    inputs, outputs = named_inputs(img2img, named), gallery_outputs(result)
+    wire_run(generate, cancel, runner, img2img, inputs, outputs, view, "img2img", GALLERY_EMPTY, ENGINE_QUEUE)
     wire_reuse_seed(result, sampling.seed)
     return TaskTab(named, image_input=image, result=result, send_to=send_to)
