@@ -101,7 +101,7 @@ def test_inpaint_keeps_the_input_size(client: Client, tmp_path: Path):
 
 def test_inpaint_without_a_mask_is_a_clean_error(client: Client):
     image = handle_file(str(EXAMPLES / "images" / "lake_mountains.png"))
-    with pytest.raises(AppError, match="mask is empty"):
+    with pytest.raises(AppError, match="mask: paint the area to repaint"):
         client.predict(image_and_mask={"background": image, "layers": [], "composite": None}, api_name="/inpaint")
 
 
