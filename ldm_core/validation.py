@@ -137,7 +137,8 @@ def check_sampling(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS) 
 
 def check_cascade(request: CascadeOptions, limits: Limits = DEFAULT_LIMITS) -> None:
     _flag("upscale_x4", request.upscale_x4)
-    _integer("upscale_steps", request.upscale_steps, 1, limits.max_steps)
+    if request.upscale_x4:  # the x4 pass's steps matter only when it runs
+        _integer("upscale_steps", request.upscale_steps, 1, limits.max_steps)
     width, height = getattr(request, "width", None), getattr(request, "height", None)
     if not request.upscale_x4 or width is None or height is None:
         return

@@ -9,6 +9,7 @@ import pytest
 from engine_helpers import STEPS, box_mask, noise_image, two_class_map
 
 from ldm_core.errors import InvalidRequestError, ModelNotAvailableError
+from ldm_core.registry import TASKS
 from ldm_core.requests import InpaintRequest, SemanticMapRequest, TextToImageRequest, UpscaleRequest
 from ldm_core.tasks.inpaint import blur_mask
 
@@ -26,7 +27,7 @@ def inpaint_request():
 def test_engine_construction_loads_nothing(make_engine, family_root):
     engine = make_engine(model_root=family_root)
     assert engine.describe()["loaded"] == []
-    assert engine.task_status() == {"text2img": None, "inpaint": None, "semantic": None, "upscale": None}
+    assert engine.task_status() == {task: None for task in TASKS}
 
 
 def test_builtin_tasks_share_one_vae_and_one_text_encoder(engine):
