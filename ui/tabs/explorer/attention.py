@@ -11,6 +11,7 @@ from ldm_core.explorer.attention import attention_maps
 from ldm_core.limits import Limits
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
+from ...controls import sampling_kwargs
 from ..common import ENGINE_QUEUE
 from .common import SEED_MAX, progress_callback, run_options, shows_errors
 
@@ -75,13 +76,7 @@ def build(engine: Any, limits: Limits) -> None:
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ) -> tuple:
-        generation = TextToImageRequest(
-            prompt=prompt or "",
-            scheduler=sampler,
-            num_inference_steps=int(steps),
-            guidance_scale=float(guidance),
-            seed=-1 if seed is None else int(seed),
-        )
+        generation = TextToImageRequest(prompt=prompt or "", **sampling_kwargs(sampler, steps, guidance, seed, None))
         result = attention_maps(engine, generation, progress_callback(progress, "Generating"), **run_options(request))
         for warning in result.result.warnings:
             gr.Warning(warning)

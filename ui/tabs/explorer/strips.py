@@ -11,6 +11,7 @@ from ldm_core.explorer.strips import DEFAULT_SCALES, DEFAULT_STEPS, make_strips,
 from ldm_core.limits import Limits
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
+from ...controls import sampling_kwargs
 from ..common import ENGINE_QUEUE
 from .common import SEED_MAX, run_options, shows_errors
 
@@ -104,13 +105,7 @@ def build(engine: Any, limits: Limits) -> None:
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio reads the default)
     ) -> tuple:
-        generation = TextToImageRequest(
-            prompt=prompt or "",
-            scheduler=sampler,
-            num_inference_steps=int(steps),
-            guidance_scale=float(guidance),
-            seed=-1 if seed is None else int(seed),
-        )
+        generation = TextToImageRequest(prompt=prompt or "", **sampling_kwargs(sampler, steps, guidance, seed, None))
         strips = make_strips(
             engine,
             generation,

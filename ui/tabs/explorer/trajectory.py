@@ -15,6 +15,7 @@ from ldm_core.limits import Limits
 from ldm_core.registry import TASKS
 from ldm_core.requests import SCHEDULERS, TextToImageRequest
 
+from ...controls import sampling_kwargs
 from ...runner import session_of
 from ..common import ENGINE_QUEUE
 from .common import SEED_MAX, LastRuns, progress_callback, run_options, shows_errors
@@ -97,11 +98,7 @@ def build(engine: Any, last_runs: LastRuns, limits: Limits) -> None:
     ) -> tuple:
         if source == "prompt":
             generation = TextToImageRequest(
-                prompt=prompt or "",
-                scheduler=sampler,
-                num_inference_steps=int(steps),
-                guidance_scale=float(guidance),
-                seed=-1 if seed is None else int(seed),
+                prompt=prompt or "", **sampling_kwargs(sampler, steps, guidance, seed, None)
             )
         elif source in SOURCES:
             generation = last_runs.last(session_of(request), source)
