@@ -80,6 +80,12 @@ def _reads_back(prompt: str) -> bool:
     return prompt == prompt.strip() and not any(line.startswith(NEGATIVE_PREFIX) for line in lines)
 
 
+def _negative_reads_back(negative: str) -> bool:
+    """Whether the plain `Negative prompt:` line returns `negative` unchanged (the reader strips its first line)."""
+    first = negative.split("\n", 1)[0]
+    return negative == negative.strip() and first == first.strip()
+
+
 def format_infotext(prompt: str, negative_prompt: str, params: dict[str, Any]) -> str:
     """Prompt line(s), `Negative prompt:` line (if any), then `Steps: 20, Sampler: DDIM, ...` (None values skipped)."""
     lines = [prompt]
@@ -88,7 +94,7 @@ def format_infotext(prompt: str, negative_prompt: str, params: dict[str, Any]) -
     exact = {}
     if not _reads_back(prompt):
         exact[PROMPT_KEY] = json.dumps(prompt, ensure_ascii=False)
-    if negative_prompt and negative_prompt != negative_prompt.strip():
+    if negative_prompt and not _negative_reads_back(negative_prompt):
         exact[NEGATIVE_KEY] = json.dumps(negative_prompt, ensure_ascii=False)
     pairs = [f"{key}: {_quote(value)}" for key, value in params.items() if value is not None]
     pairs += [f"{key}: {value}" for key, value in exact.items()]

@@ -53,7 +53,9 @@ def test_autoencoder_errors_name_the_field(client: Client):
 
 
 def test_trajectory_of_the_text_to_image_tab_ends_on_its_image(client: Client):
-    gallery, seed_used, _ = client.predict(prompt="trees by a lake", steps=3, seed=-1, api_name="/text2img")
+    gallery, seed_used, _ = client.predict(
+        prompt="trees by a lake", steps=3, seed=-1, upscale_x4=False, api_name="/text2img"
+    )
     tab_image = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     frame, caption, _, animation, frames, summary = client.predict(
         source="text2img", every=2, kind="gif", api_name="/explore_trajectory"
