@@ -14,6 +14,7 @@ from test_browser import (  # noqa: F401 (fixtures)
     EXAMPLES,
     RESULT_TIMEOUT_MS,
     STEPS,
+    browser,
     expect_loaded_image,
     open_tab,
     page,
