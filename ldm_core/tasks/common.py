@@ -17,6 +17,7 @@ from ..prompts import plain_text, prompt_arguments, prompt_encoder
 
 if TYPE_CHECKING:  # the assembler imports the registry, which imports the recipes
     from ..assembly import LoadedTask
+    from ..requests import GenerationRequest
 
 # Pipelines are built without the SD safety checker (the studio's models are not SD's; the user sees every image).
 NO_SAFETY = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
@@ -66,6 +67,15 @@ class RunContext:
     def generators(self) -> list[torch.Generator]:
         """One CPU generator per image: image i is the same whether made alone or in a batch, on any device."""
         return [torch.Generator(device="cpu").manual_seed(seed) for seed in self.seeds]
+
+    def sampling(self, request: GenerationRequest) -> dict[str, Any]:
+        """The pipeline arguments every prompted task passes alike: steps, guidance, batch, one generator per image."""
+        return {
+            "num_inference_steps": request.num_inference_steps,
+            "guidance_scale": request.guidance_scale,
+            "num_images_per_prompt": request.batch_size,
+            "generator": self.generators(),
+        }
 
     def monitor(self, total_steps: int) -> StepMonitor:
         """Progress/cancel hook on the denoiser for the duration of a `with` block."""

@@ -54,10 +54,7 @@ def run(request: ImageToImageRequest, inputs: CheckedInputs, context: RunContext
             **prompts,
             image=image,
             strength=request.strength,
-            num_inference_steps=request.num_inference_steps,
-            guidance_scale=request.guidance_scale,
-            num_images_per_prompt=request.batch_size,
-            generator=context.generators(),
+            **context.sampling(request),
         ).images
         monitor.finish()
     return TaskOutput(images, size, params={"Denoising strength": request.strength}, warnings=warnings)

@@ -61,10 +61,7 @@ def run(request: InpaintRequest, inputs: CheckedInputs, context: RunContext) -> 
             width=size[0],
             height=size[1],
             strength=request.strength,
-            num_inference_steps=request.num_inference_steps,
-            guidance_scale=request.guidance_scale,
-            num_images_per_prompt=request.batch_size,
-            generator=context.generators(),
+            **context.sampling(request),
         ).images
         monitor.finish()
     soft_mask = blur_mask(mask, request.mask_blur)

@@ -61,10 +61,7 @@ def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext)
                 image=Image.fromarray(label_map_to_color(label_map)),
                 width=size[0],
                 height=size[1],
-                num_inference_steps=request.num_inference_steps,
-                guidance_scale=request.guidance_scale,
-                num_images_per_prompt=request.batch_size,
-                generator=context.generators(),
+                **context.sampling(request),
             ).images
         monitor.finish()
     return TaskOutput(images, size, params=params, warnings=warnings)
