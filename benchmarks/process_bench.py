@@ -7,10 +7,12 @@ its own interpreter and prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,40 @@ def _answers(url: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def app_process(
+    command: list[str],
+    url: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = READY_TIMEOUT_S,
+    poll_s: float = 0.5,
+) -> Iterator[subprocess.Popen]:
+    """`command` (the app) in a subprocess logging to `log_path` until the block ends; yields it once `url` answers.
+
+    Stopped as by Ctrl-C (SIGINT: the app stops its replicas and its Ray instance with it), killed if it lingers.
+    """
+    with log_path.open("wb") as log:
+        app = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=_child_env() | (env or {}), stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        started = time.perf_counter()
+        while not _answers(url):
+            if app.poll() is not None or time.perf_counter() - started > ready_timeout:
+                tail = log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"the app did not come up (exit code {app.poll()}):\n{tail}")
+            time.sleep(poll_s)
+        yield app
+    finally:
+        app.send_signal(signal.SIGINT)
+        try:
+            app.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait()
+
+
 def cold_start(family: Path) -> dict[str, Any]:
     """Seconds from spawning `python app.py` to the page answering, and to the first text2img image via the API.
 
@@ -59,27 +96,13 @@ def cold_start(family: Path) -> dict[str, Any]:
     command = [sys.executable, "app.py", "--model-dir", str(family), "--port", str(port)]
     command += ["--device", "cpu", "--offline", "--no-save"]
     url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        app = subprocess.Popen(command, cwd=REPO_ROOT, env=_child_env(), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            while not _answers(url):
-                if app.poll() is not None or time.perf_counter() - started > READY_TIMEOUT_S:
-                    log.seek(0)
-                    tail = log.read().decode(errors="replace")[-2000:]
-                    raise RuntimeError(f"the app did not come up (exit code {app.poll()}):\n{tail}")
-                time.sleep(0.05)
+        with app_process(command, url, Path(folder) / "app.log", poll_s=0.05):
             ready = time.perf_counter() - started
             client = Client(url, verbose=False)
             client.predict(prompt=PROMPT, seed=1, api_name="/text2img")  # every other setting at the UI default
             first_image = time.perf_counter() - started
-        finally:
-            app.terminate()
-            try:
-                app.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
     return {
         "app_ready_s": round(ready, 3),
         "first_image_s": round(first_image, 3),

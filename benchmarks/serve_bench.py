@@ -17,9 +17,7 @@ import argparse
 import contextlib
 import logging
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,8 +29,8 @@ from typing import Any
 if __package__ in (None, ""):  # `python benchmarks/serve_bench.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import EXAMPLES, PROMPT, REPO_ROOT, load_average  # noqa: E402
-from benchmarks.process_bench import _answers, _child_env, free_port  # noqa: E402
+from benchmarks.common import EXAMPLES, PROMPT, load_average  # noqa: E402
+from benchmarks.process_bench import app_process, free_port  # noqa: E402
 
 logger = logging.getLogger("benchmarks.serve")
 READY_TIMEOUT_S = 900.0
@@ -51,25 +49,9 @@ def running_app(flags: list[str], log_path: Path, env: dict[str, str] | None = N
     command += ["--max-request-seconds", "3600"]  # the work budget measures this loaded machine: refuse nothing here
     command += flags
     url = f"http://127.0.0.1:{port}/"
-    with log_path.open("wb") as log:
-        environment = _child_env() | (env or {})
-        app = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        started = time.perf_counter()
-        while not _answers(url):
-            if app.poll() is not None or time.perf_counter() - started > READY_TIMEOUT_S:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the app did not come up (exit code {app.poll()}):\n{tail}")
-            time.sleep(0.5)
-        logger.info("%s ready in %.0f s", " ".join(flags) or "in-process", time.perf_counter() - started)
+    with app_process(command, url, log_path, env, ready_timeout=READY_TIMEOUT_S):
+        logger.info("%s ready", " ".join(flags) or "in-process")
         yield url
-    finally:
-        app.send_signal(signal.SIGINT)  # as Ctrl-C: replicas and the Ray instance stop with the app
-        try:
-            app.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            app.kill()
-            app.wait()
 
 
 def tab_request(index: int, inputs: dict[str, Path]) -> tuple[str, dict[str, Any]]:

@@ -24,15 +24,16 @@ from .checkpoints import HashCache, ModelChoice, find_choice, list_choices, sour
 from .config import EngineConfig
 from .errors import CancelledError, InvalidRequestError, ModelNotAvailableError, OutOfMemoryError, StudioError
 from .infotext import format_infotext
+from .limits import Limits
 from .loading import Loader, is_single_file
 from .memory import MemoryManager, resolve_runtime
 from .outputs import save_images
 from .presets import resolve_preset
 from .progress import ProgressCallback
 from .registry import TASKS, task_for
-from .requests import CascadeOptions, GenerationRequest, GenerationResult
+from .requests import CascadeOptions, GenerationRequest, GenerationResult, UpscaleRequest
 from .schedulers import SAMPLERS, make_scheduler
-from .tasks import cascade
+from .tasks import cascade, semantic
 from .tasks.common import RunContext, TaskOutput, fit_size
 from .validation import MAX_SEED, CheckedInputs, apply_decoder_limit, batch_seeds, check_request
 
@@ -204,12 +205,13 @@ class Engine:
             started = time.perf_counter()
             try:
                 loaded = self.load(task)
-                work = request_work(task, request, inputs, loaded)
-                self.budget.check(work)  # refused before any step, saying what would fit
+                work = request_work(task, request, inputs, loaded, self.config.limits)
+                self.budget.check(work)  # the whole request, x4 pass included, refused before any step
                 loaded_at = time.perf_counter()
                 context = RunContext(loaded, seeds, progress, cancel, self.config.limits)
                 output = self._generate(loaded, recipe, request, inputs, context)
-                if isinstance(request, CascadeOptions) and request.upscale_x4:
+                first_pass_at = time.perf_counter()
+                if work.cascade:
                     output = cascade.run(request, output, context, self.load, self._generate)
             except StudioError:
                 raise
@@ -225,7 +227,9 @@ class Engine:
                     "with --offload model (or --offload sequential: slowest, least memory)."
                 ) from error
             generated_at = time.perf_counter()
-            self.budget.record(work, generated_at - loaded_at)  # the estimate follows this device
+            self.budget.record(replace(work, cascade=None), first_pass_at - loaded_at)  # estimates follow this device
+            if work.cascade:
+                self.budget.record(work.cascade, generated_at - first_pass_at)
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings
         if cancel is not None and cancel.is_set():  # cancelled during decoding: the user no longer wants it
@@ -285,21 +289,31 @@ def _size_of(request: GenerationRequest) -> str:
     return f"{image.width}x{image.height}" if image is not None else "the model's native size"
 
 
-def request_work(task: str, request: GenerationRequest, inputs: CheckedInputs, loaded: LoadedTask) -> Work:
-    """The denoiser's work for a checked request: megapixels per image at the model's working size, steps run."""
+def request_work(
+    task: str, request: GenerationRequest, inputs: CheckedInputs, loaded: LoadedTask, limits: Limits
+) -> Work:
+    """The denoiser's work for a checked request: megapixels per image at the size the model works at, steps run,
+    and the x4 pass's work when the request asks for the cascade."""
     steps = float(request.num_inference_steps)
-    native = loaded.native_size
+    native, multiple = loaded.native_size, loaded.size_multiple
     if task == "text2img":
         native *= getattr(request, "size_scale", 1)
         size = (getattr(request, "width", None) or native, getattr(request, "height", None) or native)
     elif task == "semantic" and inputs.label_map is not None:
         height, width = inputs.label_map.shape
-        size = fit_size(width, height, native, loaded.size_multiple)
+        size = semantic.working_size(request, (width, height), native, multiple, limits)
     elif inputs.image is not None:
         size = inputs.image.size
         steps *= max(float(getattr(request, "strength", 1.0)), 1.0 / max(steps, 1.0))
         if task == "upscale":  # the x4 output is what the denoiser and decoder work on; messages speak of the input
             return Work(task, size[0] * size[1] * 16 / 1_000_000, steps, request.batch_size, size, "input")
+        if task == "img2img":
+            size = fit_size(*size, native, multiple)
     else:
         size = (native, native)
-    return Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)
+    work = Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)
+    if isinstance(request, CascadeOptions) and request.upscale_x4:
+        x4_steps = request.upscale_steps * UpscaleRequest.__dataclass_fields__["strength"].default
+        x4 = Work("upscale", work.megapixels * 16, x4_steps, request.batch_size, size, "input")
+        work = replace(work, cascade=x4)
+    return work

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -27,6 +29,19 @@ def two_class_map(width: int, height: int) -> Image.Image:
     pixels[: height // 2] = PALETTE[CLASS_ID["sky"]]
     pixels[height // 2 :] = PALETTE[CLASS_ID["grass"]]
     return Image.fromarray(pixels)
+
+
+def write_tab_inputs(folder: Path, side: int) -> dict[str, str]:
+    """Files for driving the tabs through the API, by stem: photo, small (an x4 input), map, layer (an editor layer
+    whose alpha is a centred box mask)."""
+    box = (side // 4, side // 4, 3 * side // 4, 3 * side // 4)
+    noise_image(side, side).save(folder / "photo.png")
+    noise_image(32, 32, seed=1).save(folder / "small.png")
+    two_class_map(side, side).save(folder / "map.png")
+    layer = box_mask(side, side, box).convert("RGBA")
+    layer.putalpha(box_mask(side, side, box))
+    layer.save(folder / "layer.png")
+    return {path.stem: str(path) for path in folder.iterdir()}
 
 
 def pixels(image: Image.Image) -> np.ndarray:

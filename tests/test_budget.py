@@ -68,3 +68,40 @@ def test_the_engine_refuses_over_budget_before_any_step(make_engine, family_root
         )
     assert steps == []
     assert not list(engine.config.outputs_dir.rglob("*.png"))
+
+
+def test_the_x4_cascade_counts_in_the_budget_and_the_advice_names_it():
+    first = work(side=128, steps=15, batch=2)
+    x4 = Work("upscale", first.megapixels * 16, 15, 2, (128, 128), "input")
+    whole = Work(first.task, first.megapixels, first.steps, first.batch, first.size, cascade=x4)
+    budget = WorkBudget(max_seconds=(budget_seconds := WorkBudget().seconds(first) * 1.5))
+    assert budget.seconds(whole) == pytest.approx(budget.seconds(first) + budget.seconds(x4))
+    with pytest.raises(WorkBudgetError, match="then upscaled x4") as refused:
+        budget.check(whole)
+    assert "without 'upscale x4 after generating'" in str(refused.value)
+    match = re.search(r"batch (\d+) at these settings", str(refused.value))
+    if match:  # every alternative named fits, the x4 pass included
+        assert budget.seconds(whole.batched(int(match.group(1)))) <= budget_seconds
+
+
+def test_the_engine_counts_the_x4_pass_of_a_request(make_engine, family_root):
+    engine = make_engine(model_root=family_root)
+    alone = TextToImageRequest(prompt="a house", num_inference_steps=2)
+    with_x4 = TextToImageRequest(prompt="a house", num_inference_steps=2, upscale_x4=True, upscale_steps=2)
+    first = engine.budget.seconds(engine_work(engine, alone))
+    whole = engine_work(engine, with_x4)
+    assert whole.cascade is not None and whole.cascade.megapixels == pytest.approx(16 * whole.megapixels)
+    assert engine.budget.seconds(whole) > first
+    result = engine.run(with_x4)  # runs; each pass's measured time updates its own task's cost
+    assert result.images[0].width == 4 * whole.size[0]
+
+
+def engine_work(engine, request) -> Work:
+    from ldm_core.engine import request_work
+    from ldm_core.registry import task_for
+    from ldm_core.validation import check_request
+
+    task = task_for(request).name
+    return request_work(
+        task, request, check_request(request, engine.config.limits), engine.load(task), engine.config.limits
+    )

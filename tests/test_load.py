@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_helpers import box_mask, noise_image, two_class_map
+from engine_helpers import noise_image, write_tab_inputs
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
@@ -53,16 +53,11 @@ def studio(engine) -> Iterator[tuple[str, Path]]:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("inputs")
-    noise_image(64, 64).save(folder / "photo.png")
-    noise_image(32, 32, seed=1).save(folder / "small.png")
-    two_class_map(64, 64).save(folder / "map.png")
-    layer = box_mask(64, 64, (16, 16, 48, 48)).convert("RGBA")
-    layer.putalpha(box_mask(64, 64, (16, 16, 48, 48)))
-    layer.save(folder / "layer.png")
+    files = write_tab_inputs(folder, 64)
     info = PngImagePlugin.PngInfo()
     info.add_text(PNG_KEY, "a lake\nSteps: 3, Sampler: DDIM, Seed: 42")
     noise_image(32, 32).save(folder / "with-info.png", pnginfo=info)
-    return {path.stem: str(path) for path in folder.iterdir()}
+    return files | {"with-info": str(folder / "with-info.png")}
 
 
 def request_for(index: int, files: dict[str, str]) -> tuple[str, dict, int, int]:

@@ -14,16 +14,16 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from engine_helpers import box_mask, noise_image, two_class_map
+from engine_helpers import write_tab_inputs
 from PIL import Image
 from ui_fixtures import free_port
 
+from benchmarks.process_bench import app_process
 from ldm_core.infotext import read_png_infotext
 
 pytestmark = pytest.mark.skipif(
@@ -67,14 +67,6 @@ def student(url: str, index: int, timeout: float = LOAD_TIMEOUT):
     return Client(url, auth=STUDENTS[index % len(STUDENTS)], verbose=False, httpx_kwargs={"timeout": timeout})
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     folder = tmp_path_factory.mktemp("serve")
@@ -84,36 +76,15 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     command = [sys.executable, "app.py", "--serve", "ray", "--replicas", "2", "--port", str(port)]
     command += ["--outputs", str(outputs), "--offline", "--device", "cpu", "--max-queue", "32"]
     command += ["--auth-file", str(logins), "--max-request-seconds", "3600"]  # the test's long run is cancelled
-    env = os.environ | {"PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    app = Studio(f"http://127.0.0.1:{port}/", outputs, log, process)
-    try:
-        started = time.monotonic()
-        while not _answers(app.url):
-            if process.poll() is not None or time.monotonic() - started > START_TIMEOUT:
-                raise RuntimeError(f"the app did not come up (exit {process.poll()}):\n{app.log_text()[-3000:]}")
-            time.sleep(0.5)
-        yield app
-    finally:
-        process.send_signal(signal.SIGINT)  # as Ctrl-C: the app stops its replicas and its Ray instance
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    url = f"http://127.0.0.1:{port}/"
+    with app_process(command, url, log, ready_timeout=START_TIMEOUT) as process:
+        yield Studio(url, outputs, log, process)
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("serve-inputs")
-    noise_image(128, 128).save(folder / "photo.png")
-    noise_image(32, 32, seed=1).save(folder / "small.png")
-    two_class_map(128, 128).save(folder / "map.png")
-    layer = box_mask(128, 128, (32, 32, 96, 96)).convert("RGBA")
-    layer.putalpha(box_mask(128, 128, (32, 32, 96, 96)))
-    layer.save(folder / "layer.png")
-    return {path.stem: str(path) for path in folder.iterdir()}
+    return write_tab_inputs(folder, 128)
 
 
 def request_for(index: int, files: dict[str, str], steps: int) -> tuple[str, dict, int]:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..limits import Limits
 from ..palette import label_map_to_color
 from ..pipelines.semantic_map import LDMSemanticMapPipeline
 from ..requests import SemanticMapRequest
@@ -23,15 +24,20 @@ def family_pipeline(parts: FamilyParts) -> LDMSemanticMapPipeline:
     return LDMSemanticMapPipeline(vae=parts.vae, unet=parts.unet, scheduler=parts.scheduler)
 
 
+def working_size(
+    request: SemanticMapRequest, map_size: tuple[int, int], native: int, multiple: int, limits: Limits
+) -> tuple[int, int]:
+    """The size the model samples at: the map's own (capped at `max_semantic_side`), or fitted to the model's."""
+    if request.output_size == "map":
+        return cap_size(*map_size, max(limits.max_semantic_side, native), multiple)
+    return fit_size(*map_size, native, multiple)
+
+
 def run(request: SemanticMapRequest, inputs: CheckedInputs, context: RunContext) -> TaskOutput:
     loaded = context.loaded
     assert inputs.label_map is not None
     height, width = inputs.label_map.shape
-    if request.output_size == "map":
-        longest = max(context.limits.max_semantic_side, loaded.native_size)
-        size = cap_size(width, height, longest, loaded.size_multiple)
-    else:
-        size = fit_size(width, height, loaded.native_size, loaded.size_multiple)
+    size = working_size(request, (width, height), loaded.native_size, loaded.size_multiple, context.limits)
     label_map = np.asarray(Image.fromarray(inputs.label_map.astype(np.uint8)).resize(size, Image.Resampling.NEAREST))
     warnings, params = size_warning(size, loaded.native_size), {"Output size": request.output_size}
     if request.output_size == "map" and max(width, height) > max(size) + loaded.size_multiple:
