@@ -26,7 +26,7 @@ from diffusers import (
 from transformers import AutoTokenizer, CLIPTextModel
 
 from .errors import ModelNotAvailableError
-from .family import FAMILY_FILE, UNET_FOLDERS
+from .family import FAMILY_FILE, UNET_FOLDERS, task_sampling
 from .loading import Loader, is_single_file, missing_files, model_name
 from .pipelines.stable_diffusion import (
     StableDiffusionControlNetPipeline,
@@ -164,7 +164,7 @@ class Assembler:
             self._family_unets[folder] = self.loader.pretrained(unet_class, folder, what)
         unet = self._family_unets[folder]
         vae, scheduler = base["vae"], base["scheduler"]
-        sampling = base["family"].get("sampling", {}).get(task, {})
+        sampling = task_sampling(base["family"], task)
         if sampling.get("scheduler"):  # this UNet's own schedule (e.g. v-prediction, zero terminal SNR, trailing)
             what = f"the built-in {task} model's scheduler ({sampling['scheduler']}/)"
             root = self.preset.base or ""
@@ -176,8 +176,8 @@ class Assembler:
         multiple = factor * downsampling_factor(unet.config) if task == "semantic" else 8
         native = image_size // factor if task == "upscale" else image_size
         rescale = float(sampling.get("guidance_rescale", 0.0))
-        if rescale and task == "inpaint":
-            logger.warning("the inpainting pipeline has no rescaled guidance; the family's %s is not applied", rescale)
+        if rescale and task in ("inpaint", "img2img"):
+            logger.warning("the %s pipeline has no rescaled guidance; the family's %s is not applied", task, rescale)
         channels, schedule = vae.config.latent_channels, scheduler.config
         return LoadedTask(task, "family", pipe, "builtin", native, multiple, channels, factor, schedule, rescale)
 

@@ -24,6 +24,14 @@ SCHEDULER_FOLDERS = {task: f"scheduler_{task}" for task in UNET_FOLDERS}  # a ta
 TINY_VOCABULARY = tuple(CLASS_NAMES) + ("a", "the", "with", "and", "of", "photo", "landscape", "blue", "green")
 
 
+def task_sampling(metadata: dict[str, Any], task: str) -> dict[str, Any]:
+    """`family.json`'s sampling entry for `task`: its own, else that of a task sharing its UNet (a schedule belongs to
+    the UNet that was trained on it: image-to-image samples the text-to-image UNet with the text-to-image schedule)."""
+    sampling = metadata.get("sampling", {})
+    sharing = [task] + [other for other, folder in UNET_FOLDERS.items() if folder == UNET_FOLDERS.get(task)]
+    return next((sampling[name] for name in sharing if name in sampling), {})
+
+
 def save_family(
     root: str | Path,
     *,

@@ -95,3 +95,17 @@ def test_a_family_without_its_own_schedule_keeps_the_shared_one(engine):
     assert loaded.guidance_rescale == 0.0
     assert loaded.scheduler_config["prediction_type"] == "epsilon"
     assert not loaded.scheduler_config["rescale_betas_zero_snr"]
+
+
+def test_image_to_image_samples_the_text_unet_with_the_text_unets_own_schedule(make_engine, tmp_path):
+    """The schedule belongs to the UNet: a family that gives text-to-image its own zero-SNR schedule gives it to
+    image-to-image too, which runs the same UNet."""
+    from ldm_core.family import build_random_family
+    from ldm_core.tasks.img2img import ImageToImageRequest
+
+    family = build_random_family(tmp_path, task_schedulers={"text2img": zero_snr_scheduler()})
+    engine = make_engine(model_root=family)
+    assert engine.load("img2img").scheduler_config["prediction_type"] == "v_prediction"
+    assert engine.load("inpaint").scheduler_config["prediction_type"] == "epsilon"  # its own UNet, the shared schedule
+    request = ImageToImageRequest(image=noise_image(64, 48), prompt="a house", strength=0.5, num_inference_steps=4)
+    assert np.isfinite(pixels(engine.run(request).images[0])).all()
