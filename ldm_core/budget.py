@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import StudioError
 
@@ -82,17 +82,34 @@ class WorkBudget:
         per_image = work.steps * cost.step * self._step_factor(cost, work.megapixels) + cost.decode * work.megapixels
         return per_image * work.batch
 
-    def check(self, work: Work) -> float:
-        """The estimated seconds; WorkBudgetError (saying what fits) when over `max_seconds`."""
-        estimate = self.seconds(work)
+    def check(self, work: Work, then: Work | None = None) -> float:
+        """The estimated seconds of `work` and of the pass `then` after it in the same request (the x4 cascade);
+        WorkBudgetError (saying what fits) when over `max_seconds`."""
+        first = self.seconds(work)
+        estimate = first + (self.seconds(then) if then is not None else 0.0)
         if estimate <= self.max_seconds:
             return estimate
+        described = f"This {work.task} request ({work.size_of} {work.size[0]}x{work.size[1]}, {work.steps:g} steps, "
+        described += f"batch {work.batch}{' and an x4 pass' if then is not None else ''})"
+        if then is None:
+            fits = self.what_fits(work)
+        elif first <= self.max_seconds:
+            fits = "the same without the x4 upscale"
+            steps = self._steps_within(then, self.max_seconds - first)
+            if 1 <= steps < then.steps:
+                fits += f"; or at most {steps} x4 steps"
+        else:
+            fits = f"{self.what_fits(work)}, without the x4 upscale"
         raise WorkBudgetError(
-            f"This {work.task} request ({work.size_of} {work.size[0]}x{work.size[1]}, {work.steps:g} steps, "
-            f"batch {work.batch}) "
-            f"would take about {estimate:.0f} s on {self.device}; one request may take at most "
-            f"{self.max_seconds:.0f} s. What fits: {self.what_fits(work)}."
+            f"{described} would take about {estimate:.0f} s on {self.device}; one request may take at most "
+            f"{self.max_seconds:.0f} s. What fits: {fits}."
         )
+
+    def _steps_within(self, work: Work, seconds: float) -> int:
+        """The most steps of `work` (its size and batch as they are) that take at most `seconds`."""
+        fixed = self.seconds(replace(work, steps=0))
+        per_step = self.seconds(replace(work, steps=1)) - fixed
+        return math.floor((seconds - fixed) / per_step) if per_step > 0 else 0
 
     def what_fits(self, work: Work) -> str:
         """Alternatives within the budget: fewer steps, a smaller batch, a smaller size (as plain advice)."""

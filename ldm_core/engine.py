@@ -204,12 +204,17 @@ class Engine:
             started = time.perf_counter()
             try:
                 loaded = self.load(task)
+                x4 = isinstance(request, CascadeOptions) and request.upscale_x4
+                if x4:
+                    self.load("upscale")  # before the clock: the x4 pass's time is its steps, not a first load
                 work = request_work(task, request, inputs, loaded)
-                self.budget.check(work)  # refused before any step, saying what would fit
+                x4_work = cascade.work(request, work) if x4 else None  # type: ignore[arg-type]
+                self.budget.check(work, then=x4_work)  # refused before any step, saying what would fit
                 loaded_at = time.perf_counter()
                 context = RunContext(loaded, seeds, progress, cancel, self.config.limits)
                 output = self._generate(loaded, recipe, request, inputs, context)
-                if isinstance(request, CascadeOptions) and request.upscale_x4:
+                first_at = time.perf_counter()
+                if x4:
                     output = cascade.run(request, output, context, self.load, self._generate)
             except StudioError:
                 raise
@@ -225,7 +230,9 @@ class Engine:
                     "with --offload model (or --offload sequential: slowest, least memory)."
                 ) from error
             generated_at = time.perf_counter()
-            self.budget.record(work, generated_at - loaded_at)  # the estimate follows this device
+            self.budget.record(work, first_at - loaded_at)  # the estimate follows this device, pass by pass
+            if x4_work is not None:
+                self.budget.record(x4_work, generated_at - first_at)
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings
         if cancel is not None and cancel.is_set():  # cancelled during decoding: the user no longer wants it

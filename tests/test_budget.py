@@ -1,9 +1,11 @@
 """The work budget: a request's seconds on this device are estimated before it runs; past the cap it is refused
-with WorkBudgetError saying what fits, and every alternative it names does fit. Runs update the estimate."""
+with WorkBudgetError saying what fits, and every alternative it names does fit. Runs update the estimate. A request
+with the x4 cascade counts both passes, and each pass's time updates its own task's estimate."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -68,3 +70,33 @@ def test_the_engine_refuses_over_budget_before_any_step(make_engine, family_root
         )
     assert steps == []
     assert not list(engine.config.outputs_dir.rglob("*.png"))
+
+
+def test_a_cascade_counts_its_x4_pass_and_the_advice_fits():
+    budget = WorkBudget(max_seconds=60)
+    first = work(side=256, steps=20, batch=1)
+    x4 = Work("upscale", first.megapixels * 16, 150, 1, first.size, "x4 input")
+    assert budget.check(first) < 60 < budget.seconds(first) + budget.seconds(x4)
+    with pytest.raises(WorkBudgetError) as caught:
+        budget.check(first, then=x4)
+    message = str(caught.value)
+    assert "and an x4 pass" in message and "the same without the x4 upscale" in message
+    steps = int(re.search(r"at most (\d+) x4 steps", message).group(1))
+    assert budget.check(first, then=replace(x4, steps=steps)) <= 60
+    with pytest.raises(WorkBudgetError):
+        budget.check(first, then=replace(x4, steps=steps + 1))
+
+
+def test_the_engine_checks_and_measures_the_x4_pass_apart_from_the_first(make_engine, family_root):
+    """One x4 request once taught the budget that text-to-image steps cost 3x more (the x4 pass's time counted as the
+    first pass's), and the next large text-to-image request was refused."""
+    engine = make_engine(model_root=family_root)
+    checked, recorded = [], []
+    check = engine.budget.check
+    engine.budget.check = lambda work, then=None: checked.append((work, then)) or check(work, then)
+    engine.budget.record = lambda work, seconds: recorded.append(work)
+    engine.run(TextToImageRequest(prompt="a house", num_inference_steps=2, seed=1, upscale_x4=True, upscale_steps=3))
+    ((first, x4),) = checked
+    assert (first.task, first.steps, x4.task, x4.steps) == ("text2img", 2, "upscale", 3)
+    assert x4.megapixels == pytest.approx(16 * first.megapixels) and x4.batch == first.batch == 1
+    assert recorded == [first, x4]  # each pass's seconds go to its own task's estimate
