@@ -18,6 +18,7 @@ from ldm_core.limits import Limits
 from ldm_core.presets import PRESETS
 from ldm_serve.options import add_serve_arguments, serve_options
 from ui import build_demo
+from ui.cache_dir import use_own_cache
 
 logger = logging.getLogger("app")
 
@@ -291,6 +292,7 @@ if __name__ == "__main__":
     except StudioError as error:  # a bad --preset/--source/--device/...: say which, no traceback
         raise SystemExit(f"Cannot start: {error}") from None
     try:
+        use_own_cache()  # before the UI is built: no other gradio app's cache cleaning takes this one's files
         demo = build_demo(engine)
         launch(demo, arguments, engine_summary(engine.describe()))
     finally:

@@ -7,9 +7,7 @@ steps). The budget counts their product, the way the device spends time:
 
 with P the megapixels the denoiser works at (the output for text-to-image and inpainting, the output of the x4
 upscaler, the model's size for semantic maps), `P_attention` the size at which self-attention's quadratic cost
-doubles a step (none for the tiled upscaler), and `decode` the VAE's cost per megapixel. A request with the x4
-cascade ("upscale x4 after generating") adds the x4 pass's own work (`Work.cascade`): the budget is for the whole
-request.
+doubles a step (none for the tiled upscaler), and `decode` the VAE's cost per megapixel.
 
 The per-task costs start from the benchmarks (`PRIORS`, CPU; divided by `DEVICE_SPEEDUP` on an accelerator) and are
 then measured on this device: every finished run updates its task's cost (`record`), so the estimate follows the
@@ -60,15 +58,6 @@ class Work:
     batch: int
     size: tuple[int, int]  # for messages: the size a user chose (scaled with `megapixels` in the advice)
     size_of: str = "size"  # what `size` is ("input" for the x4 upscaler)
-    cascade: Work | None = None  # the x4 pass run on every image in the same request, if asked for
-
-    def scaled(self, area: float) -> Work:
-        """The same request with `area` times the pixels (the x4 pass follows its input)."""
-        cascade = self.cascade.scaled(area) if self.cascade else None
-        return replace(self, megapixels=self.megapixels * area, cascade=cascade)
-
-    def batched(self, batch: int) -> Work:
-        return replace(self, batch=batch, cascade=self.cascade.batched(batch) if self.cascade else None)
 
 
 @dataclass
@@ -91,34 +80,48 @@ class WorkBudget:
     def seconds(self, work: Work) -> float:
         cost = self._cost(work.task)
         per_image = work.steps * cost.step * self._step_factor(cost, work.megapixels) + cost.decode * work.megapixels
-        return per_image * work.batch + (self.seconds(work.cascade) if work.cascade else 0.0)
+        return per_image * work.batch
 
-    def check(self, work: Work) -> float:
-        """The estimated seconds; WorkBudgetError (saying what fits) when over `max_seconds`."""
-        estimate = self.seconds(work)
+    def check(self, work: Work, then: Work | None = None) -> float:
+        """The estimated seconds of `work` and of the pass `then` after it in the same request (the x4 cascade);
+        WorkBudgetError (saying what fits) when over `max_seconds`."""
+        first = self.seconds(work)
+        estimate = first + (self.seconds(then) if then is not None else 0.0)
         if estimate <= self.max_seconds:
             return estimate
+        described = f"This {work.task} request ({work.size_of} {work.size[0]}x{work.size[1]}, {work.steps:g} steps, "
+        described += f"batch {work.batch}{' and an x4 pass' if then is not None else ''})"
+        if then is None:
+            fits = self.what_fits(work)
+        elif first <= self.max_seconds:
+            fits = "the same without the x4 upscale"
+            steps = self._steps_within(then, self.max_seconds - first)
+            if 1 <= steps < then.steps:
+                fits += f"; or at most {steps} x4 steps"
+        else:
+            fits = f"{self.what_fits(work)}, without the x4 upscale"
         raise WorkBudgetError(
-            f"This {work.task} request ({work.size_of} {work.size[0]}x{work.size[1]}, {work.steps:g} steps, "
-            f"batch {work.batch}{', then upscaled x4' if work.cascade else ''}) "
-            f"would take about {estimate:.0f} s on {self.device}; one request may take at most "
-            f"{self.max_seconds:.0f} s. What fits: {self.what_fits(work)}."
+            f"{described} would take about {estimate:.0f} s on {self.device}; one request may take at most "
+            f"{self.max_seconds:.0f} s. What fits: {fits}."
         )
 
+    def _steps_within(self, work: Work, seconds: float) -> int:
+        """The most steps of `work` (its size and batch as they are) that take at most `seconds`."""
+        fixed = self.seconds(replace(work, steps=0))
+        per_step = self.seconds(replace(work, steps=1)) - fixed
+        return math.floor((seconds - fixed) / per_step) if per_step > 0 else 0
+
     def what_fits(self, work: Work) -> str:
-        """Alternatives within the budget: no x4 pass, fewer steps, a smaller batch, a smaller size (plain advice)."""
+        """Alternatives within the budget: fewer steps, a smaller batch, a smaller size (as plain advice)."""
         options = []
-        if work.cascade and self.seconds(replace(work, cascade=None)) <= self.max_seconds:
-            options.append("the same without 'upscale x4 after generating'")
         cost = self._cost(work.task)
         step_seconds = cost.step * self._step_factor(cost, work.megapixels) * work.batch
-        other_seconds = cost.decode * work.megapixels * work.batch
-        other_seconds += self.seconds(work.cascade) if work.cascade else 0.0
-        steps = math.floor((self.max_seconds - other_seconds) / step_seconds) if step_seconds > 0 else 0
+        decode_seconds = cost.decode * work.megapixels * work.batch
+        steps = math.floor((self.max_seconds - decode_seconds) / step_seconds) if step_seconds > 0 else 0
         if 1 <= steps < work.steps:
             options.append(f"at most {steps} steps at this size and batch")
         if work.batch > 1:
-            single = self.seconds(work.batched(1))
+            single = self.seconds(Work(work.task, work.megapixels, work.steps, 1, work.size, work.size_of))
             batch = math.floor(self.max_seconds / single) if single > 0 else 0
             if batch >= 1:
                 options.append(f"batch {batch} at these settings")
@@ -133,15 +136,12 @@ class WorkBudget:
         low, high = 0.0, 1.0
         for _ in range(30):
             middle = (low + high) / 2
-            low, high = (
-                (middle, high) if self.seconds(work.scaled(middle * middle)) <= self.max_seconds else (low, middle)
-            )
+            trial = Work(work.task, work.megapixels * middle * middle, work.steps, work.batch, work.size, work.size_of)
+            low, high = (middle, high) if self.seconds(trial) <= self.max_seconds else (low, middle)
         return low
 
     def record(self, work: Work, seconds: float) -> None:
-        """A finished pass's measured seconds (`work` without its cascade, which is recorded on its own): moves the
-        task's cost toward what this device really spends."""
-        assert work.cascade is None, "record each pass on its own"
+        """A finished run's measured seconds: moves the task's cost toward what this device really spends."""
         predicted_at_prior_scale = self.seconds(work) / self._scale_of(work.task)
         if predicted_at_prior_scale <= 0 or seconds <= 0:
             return

@@ -31,7 +31,7 @@ from .outputs import save_images
 from .presets import resolve_preset
 from .progress import ProgressCallback
 from .registry import TASKS, task_for
-from .requests import CascadeOptions, GenerationRequest, GenerationResult, UpscaleRequest
+from .requests import CascadeOptions, GenerationRequest, GenerationResult
 from .schedulers import SAMPLERS, make_scheduler
 from .tasks import cascade, semantic
 from .tasks.common import RunContext, TaskOutput, fit_size
@@ -205,13 +205,17 @@ class Engine:
             started = time.perf_counter()
             try:
                 loaded = self.load(task)
+                x4 = isinstance(request, CascadeOptions) and request.upscale_x4
+                if x4:
+                    self.load("upscale")  # before the clock: the x4 pass's time is its steps, not a first load
                 work = request_work(task, request, inputs, loaded, self.config.limits)
-                self.budget.check(work)  # the whole request, x4 pass included, refused before any step
+                x4_work = cascade.work(request, work) if x4 else None  # type: ignore[arg-type]
+                self.budget.check(work, then=x4_work)  # refused before any step, saying what would fit
                 loaded_at = time.perf_counter()
                 context = RunContext(loaded, seeds, progress, cancel, self.config.limits)
                 output = self._generate(loaded, recipe, request, inputs, context)
-                first_pass_at = time.perf_counter()
-                if work.cascade:
+                first_at = time.perf_counter()
+                if x4:
                     output = cascade.run(request, output, context, self.load, self._generate)
             except StudioError:
                 raise
@@ -227,9 +231,9 @@ class Engine:
                     "with --offload model (or --offload sequential: slowest, least memory)."
                 ) from error
             generated_at = time.perf_counter()
-            self.budget.record(replace(work, cascade=None), first_pass_at - loaded_at)  # estimates follow this device
-            if work.cascade:
-                self.budget.record(work.cascade, generated_at - first_pass_at)
+            self.budget.record(work, first_at - loaded_at)  # the estimate follows this device, pass by pass
+            if x4_work is not None:
+                self.budget.record(x4_work, generated_at - first_at)
         infotexts = [self._infotext(task, loaded, request, output, image_seed) for image_seed in seeds]
         warnings = inputs.warnings + output.warnings
         if cancel is not None and cancel.is_set():  # cancelled during decoding: the user no longer wants it
@@ -292,8 +296,8 @@ def _size_of(request: GenerationRequest) -> str:
 def request_work(
     task: str, request: GenerationRequest, inputs: CheckedInputs, loaded: LoadedTask, limits: Limits
 ) -> Work:
-    """The denoiser's work for a checked request: megapixels per image at the size the model works at, steps run,
-    and the x4 pass's work when the request asks for the cascade."""
+    """The denoiser's work for a checked request: megapixels per image at the size the model works at, steps run
+    (the x4 pass of a cascade is `cascade.work`)."""
     steps = float(request.num_inference_steps)
     native, multiple = loaded.native_size, loaded.size_multiple
     if task == "text2img":
@@ -311,9 +315,4 @@ def request_work(
             size = fit_size(*size, native, multiple)
     else:
         size = (native, native)
-    work = Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)
-    if isinstance(request, CascadeOptions) and request.upscale_x4:
-        x4_steps = request.upscale_steps * UpscaleRequest.__dataclass_fields__["strength"].default
-        x4 = Work("upscale", work.megapixels * 16, x4_steps, request.batch_size, size, "input")
-        work = replace(work, cascade=x4)
-    return work
+    return Work(task, size[0] * size[1] / 1_000_000, steps, request.batch_size, size)

@@ -1,9 +1,11 @@
 """The work budget: a request's seconds on this device are estimated before it runs; past the cap it is refused
-with WorkBudgetError saying what fits, and every alternative it names does fit. Runs update the estimate."""
+with WorkBudgetError saying what fits, and every alternative it names does fit. Runs update the estimate. A request
+with the x4 cascade counts both passes, and each pass's time updates its own task's estimate."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -70,38 +72,51 @@ def test_the_engine_refuses_over_budget_before_any_step(make_engine, family_root
     assert not list(engine.config.outputs_dir.rglob("*.png"))
 
 
-def test_the_x4_cascade_counts_in_the_budget_and_the_advice_names_it():
-    first = work(side=128, steps=15, batch=2)
-    x4 = Work("upscale", first.megapixels * 16, 15, 2, (128, 128), "input")
-    whole = Work(first.task, first.megapixels, first.steps, first.batch, first.size, cascade=x4)
-    budget = WorkBudget(max_seconds=(budget_seconds := WorkBudget().seconds(first) * 1.5))
-    assert budget.seconds(whole) == pytest.approx(budget.seconds(first) + budget.seconds(x4))
-    with pytest.raises(WorkBudgetError, match="then upscaled x4") as refused:
-        budget.check(whole)
-    assert "without 'upscale x4 after generating'" in str(refused.value)
-    match = re.search(r"batch (\d+) at these settings", str(refused.value))
-    if match:  # every alternative named fits, the x4 pass included
-        assert budget.seconds(whole.batched(int(match.group(1)))) <= budget_seconds
+def test_a_cascade_counts_its_x4_pass_and_the_advice_fits():
+    budget = WorkBudget(max_seconds=60)
+    first = work(side=256, steps=20, batch=1)
+    x4 = Work("upscale", first.megapixels * 16, 150, 1, first.size, "x4 input")
+    assert budget.check(first) < 60 < budget.seconds(first) + budget.seconds(x4)
+    with pytest.raises(WorkBudgetError) as caught:
+        budget.check(first, then=x4)
+    message = str(caught.value)
+    assert "and an x4 pass" in message and "the same without the x4 upscale" in message
+    steps = int(re.search(r"at most (\d+) x4 steps", message).group(1))
+    assert budget.check(first, then=replace(x4, steps=steps)) <= 60
+    with pytest.raises(WorkBudgetError):
+        budget.check(first, then=replace(x4, steps=steps + 1))
 
 
-def test_the_engine_counts_the_x4_pass_of_a_request(make_engine, family_root):
+def test_the_engine_checks_and_measures_the_x4_pass_apart_from_the_first(make_engine, family_root):
+    """One x4 request once taught the budget that text-to-image steps cost 3x more (the x4 pass's time counted as the
+    first pass's), and the next large text-to-image request was refused."""
     engine = make_engine(model_root=family_root)
-    alone = TextToImageRequest(prompt="a house", num_inference_steps=2)
-    with_x4 = TextToImageRequest(prompt="a house", num_inference_steps=2, upscale_x4=True, upscale_steps=2)
-    first = engine.budget.seconds(engine_work(engine, alone))
-    whole = engine_work(engine, with_x4)
-    assert whole.cascade is not None and whole.cascade.megapixels == pytest.approx(16 * whole.megapixels)
-    assert engine.budget.seconds(whole) > first
-    result = engine.run(with_x4)  # runs; each pass's measured time updates its own task's cost
-    assert result.images[0].width == 4 * whole.size[0]
+    checked, recorded = [], []
+    check = engine.budget.check
+    engine.budget.check = lambda work, then=None: checked.append((work, then)) or check(work, then)
+    engine.budget.record = lambda work, seconds: recorded.append(work)
+    engine.run(TextToImageRequest(prompt="a house", num_inference_steps=2, seed=1, upscale_x4=True, upscale_steps=3))
+    ((first, x4),) = checked
+    assert (first.task, first.steps, x4.task, x4.steps) == ("text2img", 2, "upscale", 3)
+    assert x4.megapixels == pytest.approx(16 * first.megapixels) and x4.batch == first.batch == 1
+    assert recorded == [first, x4]  # each pass's seconds go to its own task's estimate
 
 
-def engine_work(engine, request) -> Work:
+def test_the_budget_counts_a_semantic_map_at_the_size_it_runs(engine):
+    """A map sampled at its own size (convolutional sampling) costs its own pixels, not the model's size."""
+    from engine_helpers import two_class_map
+
     from ldm_core.engine import request_work
-    from ldm_core.registry import task_for
+    from ldm_core.requests import SemanticMapRequest
     from ldm_core.validation import check_request
 
-    task = task_for(request).name
-    return request_work(
-        task, request, check_request(request, engine.config.limits), engine.load(task), engine.config.limits
-    )
+    limits, loaded = engine.config.limits, engine.load("semantic")
+    side = max(loaded.native_size * 2, 128)
+    sizes = {}
+    for output_size in ("map", "model"):
+        request = SemanticMapRequest(color_map=two_class_map(side, side), output_size=output_size)
+        work = request_work("semantic", request, check_request(request, limits), loaded, limits)
+        sizes[output_size] = work.size
+    assert sizes["model"] == (loaded.native_size, loaded.native_size)
+    assert sizes["map"] == (min(side, max(limits.max_semantic_side, loaded.native_size)),) * 2
+    assert sizes["map"] != sizes["model"]

@@ -110,9 +110,6 @@ def pngs(folder: Path) -> set[Path]:
     return set(folder.rglob("*.png"))
 
 
-@pytest.mark.xfail(
-    reason="KNOWN FAILING since the UI run view and the x4 cascade were merged together; not yet fixed", strict=False
-)
 def test_submit_and_cancel_ten_heavy_jobs_then_a_tiny_one_runs_at_once(studio):
     url, recorder, outputs = studio
     before = pngs(outputs)
@@ -142,9 +139,6 @@ def test_submit_and_cancel_ten_heavy_jobs_then_a_tiny_one_runs_at_once(studio):
     other.close()
 
 
-@pytest.mark.xfail(
-    reason="KNOWN FAILING since the UI run view and the x4 cascade were merged together; not yet fixed", strict=False
-)
 def test_a_client_that_leaves_stops_its_run(studio):
     """A browser tab closed mid-run: its event stream drops; gradio marks the job dead and the engine stops."""
     url, recorder, outputs = studio
@@ -170,9 +164,53 @@ def test_a_client_that_leaves_stops_its_run(studio):
     assert pngs(outputs) == before
 
 
-@pytest.mark.xfail(
-    reason="KNOWN FAILING since the UI run view and the x4 cascade were merged together; not yet fixed", strict=False
-)
+def test_a_cancel_sent_before_the_jobs_id_was_known(studio):
+    """gradio_client's `job.cancel()` before the answer to its submission names no job (`event_id` null), then names
+    it in `/reset` once the answer arrives: a job not yet submitted is refused; one already here is left alone until
+    its client names it, and only its own user can name it."""
+    url, recorder, outputs = studio
+    before = pngs(outputs)
+    client = login(url, "ana")
+    fn_index = client._infer_fn_index("/text2img", None)
+    given = {"prompt": "a house", "steps": HEAVY_STEPS, "width": 256, "height": 256, "upscale_x4": False}
+    parameters = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/text2img"]["parameters"]
+    session = "a-script-that-cancels-early"
+    with httpx.Client(base_url=url, timeout=30) as ana, httpx.Client(base_url=url, timeout=30) as bo:
+        assert ana.post("login", data={"username": "ana", "password": LOGINS["ana"]}).status_code == 200
+        assert bo.post("login", data={"username": "bo", "password": LOGINS["bo"]}).status_code == 200
+
+        def join(seed: int) -> httpx.Response:
+            values = given | {"seed": seed}
+            inputs = [values.get(p["parameter_name"], p["parameter_default"]) for p in parameters]
+            return ana.post(
+                "gradio_api/queue/join", json={"data": inputs, "fn_index": fn_index, "session_hash": session}
+            )
+
+        def early_cancel() -> None:
+            body = {"fn_index": fn_index, "session_hash": session, "event_id": None}
+            assert ana.post("gradio_api/cancel", json=body).status_code == 200
+
+        early_cancel()  # nothing of this session is here yet: its submission is refused when it arrives
+        refused = join(600)
+        assert refused.status_code != 200 and "Cancelled" in refused.text
+        running = join(601).json()["event_id"]
+        wait_for(recorder.first_step.is_set)
+        queued = join(602).json()["event_id"]
+        early_cancel()  # the running job may be an earlier one: nothing is guessed ...
+        bo.post("gradio_api/reset", json={"event_id": running})  # ... and another user cannot name ana's job
+        steps = len(recorder.steps)
+        wait_for(lambda: len(recorder.steps) >= steps + 2)  # still running
+        assert ana.get("gradio_api/queue/status").json()["queue_size"] == 1
+        ana.post("gradio_api/reset", json={"event_id": queued})  # named: dropped from the queue
+        assert ana.get("gradio_api/queue/status").json()["queue_size"] == 0
+        ana.post("gradio_api/reset", json={"event_id": running})  # named: stopped at its next step
+        wait_for(lambda: all(recorder.outcomes.get(run) for run in recorder.heavy_runs()))
+    assert [recorder.outcomes[run] for run in recorder.heavy_runs()] == ["CancelledError"]
+    assert sum(cancelled for _, _, cancelled in recorder.steps) <= 1
+    assert pngs(outputs) == before
+    client.close()
+
+
 def test_cancel_is_accepted_with_a_full_queue_and_drops_the_sessions_queued_jobs(studio):
     url, recorder, outputs = studio
     before = pngs(outputs)
@@ -192,9 +230,6 @@ def test_cancel_is_accepted_with_a_full_queue_and_drops_the_sessions_queued_jobs
 
 
 @pytest.mark.queue_size(8)
-@pytest.mark.xfail(
-    reason="KNOWN FAILING since the UI run view and the x4 cascade were merged together; not yet fixed", strict=False
-)
 def test_one_user_cannot_hold_more_than_their_share_of_the_queue(studio):
     """With room for 8 in the queue, one user's fifth job is refused while another user's first still gets in."""
     url, recorder, _ = studio

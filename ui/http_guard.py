@@ -1,13 +1,16 @@
-"""An ASGI middleware in front of gradio's routes: login throttling, and cancels that gradio would drop.
+"""An ASGI middleware in front of gradio's routes: login throttling, outputs to their owner, cancels gradio would drop.
 
 - `POST /login`: refused with 429 while the client is slowed down or locked out (`ui.auth.LoginThrottle`); the
   answer (200 or 400) is recorded as a success or a failure.
 - `GET /studio/outputs/<path>`: a saved output, to its owner only (403 for anyone else; see `ldm_core.outputs`);
   without logins, any saved output (the single-user layout).
 - `POST /gradio_api/cancel` without an `event_id`: gradio_client sends this when a job is cancelled before the
-  server's answer to its submission arrived, and gradio refused it (422), so the job ran anyway and was saved. The
-  guard cancels the session's running job of that endpoint, drops its queued ones, or, when the job has not reached
-  the server yet, refuses it when it does (`GuardedQueue.cancel_unjoined`).
+  server's answer to its submission arrived, and gradio refused it (422), so the job ran anyway and was saved. When
+  the session has no job of that endpoint here, the job has not arrived: it is refused when it does
+  (`GuardedQueue.cancel_unjoined`).
+- `POST /gradio_api/reset` with an `event_id`: a no-op in gradio, but both gradio clients send it right after a
+  cancel, naming the job once they know its id; the guard stops that job (dropped while it waits, its task cancelled
+  while it runs), for its own user only (`GuardedQueue.cancel_event`). A cancel that named no job ends here.
 
 `install_http_guard(blocks)` makes every later `blocks.launch(...)` put the middleware in the app it builds.
 """
@@ -89,6 +92,8 @@ class StudioGuardMiddleware:
                 return await self._login(scope, receive, send)
             if path.endswith("/gradio_api/cancel"):
                 return await self._cancel(scope, receive, send)
+            if path.endswith("/gradio_api/reset"):
+                return await self._reset(scope, receive, send)
         await self.app(scope, receive, send)
 
     async def _login(self, scope: dict, receive: Any, send: Any) -> None:
@@ -146,6 +151,20 @@ class StudioGuardMiddleware:
         ):
             await queue.cancel_unjoined(data["session_hash"], data["fn_index"])
             return await _json(send, 200, {"success": True})
+        await self.app(scope, _replay(body), send)
+
+    async def _reset(self, scope: dict, receive: Any, send: Any) -> None:
+        """gradio's `/reset` (a no-op there) names the job a client cancels once it knows the job's id: stop it."""
+        body = await _read_body(receive)
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = None
+        app = scope.get("app")
+        queue = getattr(getattr(app, "get_blocks", lambda: None)(), "_queue", None)
+        if isinstance(data, dict) and isinstance(data.get("event_id"), str) and hasattr(queue, "cancel_event"):
+            user = current_user(app, scope) if getattr(app, "auth", None) is not None else None
+            await queue.cancel_event(data["event_id"], user)
         await self.app(scope, _replay(body), send)
 
 

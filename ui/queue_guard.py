@@ -8,7 +8,8 @@ the queue's class for a subclass (same object, same state) whose `push`:
 - refuses an engine job when its user (login name, else the client address) already has `per_user` engine jobs
   waiting or running, with a message that says so.
 
-`drop_session(session)` removes a session's engine jobs still waiting in the queue, telling each client "Cancelled".
+`drop_session(session)` removes a session's engine jobs still waiting in the queue, telling each client "Cancelled";
+`cancel_event(event_id, user)` stops one job by its id; `cancel_unjoined` refuses a job cancelled before it arrived.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import gradio as gr
 from gradio import queueing, route_utils
 from gradio.server_messages import ProcessCompletedMessage
-from gradio.utils import cancel_tasks, error_payload
+from gradio.utils import error_payload
 
 logger = logging.getLogger(__name__)
 
@@ -92,18 +93,43 @@ class GuardedQueue(queueing.Queue):
         finally:
             self._skip_size_check = False
 
-    async def cancel_unjoined(self, session: str, fn_index: int) -> None:
-        """A cancel that names no event: stop the session's running job of `fn_index`, drop its queued ones, or
-        refuse its next submission when neither exists yet (the client cancelled before its job reached us)."""
-        running = await cancel_tasks({f"{session}_{fn_index}"})
-        dropped = await self._drop(session, fn_index=fn_index, concurrency_id=None)
-        if not running and not dropped:
-            self._unjoined = self._unjoined or {}
-            now = time.monotonic()
-            self._unjoined = {key: at for key, at in self._unjoined.items() if now - at < UNJOINED_CANCEL_S}
-            self._unjoined[(session, fn_index)] = now
+    def _has_jobs(self, session: str, fn_index: int) -> bool:
+        """Whether `session` has a job of `fn_index` waiting or running here."""
+        return any(
+            event.session_hash == session and event.fn._id == fn_index for event in self.event_ids_to_events.values()
+        )
 
-    async def _drop(self, session: str, fn_index: int | None = None, concurrency_id: str | None = "engine") -> int:
+    async def cancel_unjoined(self, session: str, fn_index: int) -> None:
+        """A cancel that names no event: its client had no answer to the job's submission yet.
+
+        When the session has no job of `fn_index` here, the submission has not arrived: it is refused when it does.
+        Otherwise it may have arrived, or the job here may be an earlier one: nothing is guessed, since the client
+        names the job (`/reset`, see `cancel_event`) as soon as the answer to its submission reaches it."""
+        if self._has_jobs(session, fn_index):
+            return
+        now = time.monotonic()
+        self._unjoined = {key: at for key, at in (self._unjoined or {}).items() if now - at < UNJOINED_CANCEL_S}
+        self._unjoined[(session, fn_index)] = now
+
+    async def cancel_event(self, event_id: str, username: str | None) -> bool:
+        """Stop one job by its id, for its own user: dropped while it waits, its task cancelled while it runs (the
+        handler's cancel token then stops the engine). Returns whether there was such a job."""
+        event = self.event_ids_to_events.get(event_id)
+        if event is None or (event.username or None) != (username or None):
+            return False
+        self._unjoined = {k: at for k, at in (self._unjoined or {}).items() if k != (event.session_hash, event.fn._id)}
+        if await self._drop(event.session_hash, event_id=event_id, concurrency_id=None):
+            return True
+        tasks = [task for task in asyncio.all_tasks() if task.get_name().endswith(f"<gradio-sep>{event_id}")]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            logger.info("cancelled a running job by its id")
+        return bool(tasks)
+
+    async def _drop(self, session: str, event_id: str | None = None, concurrency_id: str | None = "engine") -> int:
+        """Remove `session`'s waiting jobs (of one concurrency group, or all; only `event_id` if given)."""
         queues = [
             waiting
             for key, waiting in self.event_queue_per_concurrency_id.items()
@@ -113,7 +139,7 @@ class GuardedQueue(queueing.Queue):
             event
             for waiting in queues
             for event in list(waiting.queue)
-            if event.session_hash == session and (fn_index is None or event.fn._id == fn_index)
+            if event.session_hash == session and (event_id is None or event._id == event_id)
         ]
         for event in dropped:
             await self.remove_from_queue(event._id)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..budget import Work
 from ..requests import CascadeOptions, GenerationRequest, UpscaleRequest
 from ..validation import check_request
 from . import upscale
@@ -20,6 +21,13 @@ if TYPE_CHECKING:  # the assembler imports the registry, which imports the recip
     from ..assembly import LoadedTask
 
 FACTOR = 4
+
+
+def work(request: CascadeOptions, first: Work) -> Work:
+    """The x4 pass's work after a first pass of `first`: each of its images, 16x the pixels, `upscale_steps`."""
+    strength = UpscaleRequest.__dataclass_fields__["strength"].default
+    steps = request.upscale_steps * max(float(strength), 1.0 / max(request.upscale_steps, 1))
+    return Work("upscale", first.megapixels * FACTOR * FACTOR, steps, first.batch, first.size, "x4 input")
 
 
 def run(
