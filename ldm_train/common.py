@@ -99,10 +99,10 @@ def training_device(name: str = "auto") -> torch.device:
 
 
 def autocast_bf16(device: torch.device) -> torch.autocast:
-    """bf16 autocast for no-grad encoder passes on training batches: on CUDA, and on CPUs with native bf16."""
-    from ldm_core.memory import cpu_has_native_bf16
+    """bf16 autocast for no-grad encoder passes on training batches: on CUDA, and on CPUs where bf16 is faster."""
+    from ldm_core.memory import cpu_bf16_is_faster
 
-    enabled = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    enabled = device.type == "cuda" or (device.type == "cpu" and cpu_bf16_is_faster())
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 

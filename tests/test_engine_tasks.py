@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from engine_helpers import STEPS, box_mask, noise_image, pixels, two_class_map
 
+from ldm_core import memory
 from ldm_core.errors import CancelledError
 from ldm_core.infotext import parse_infotext, read_png_infotext
 from ldm_core.memory import cpu_has_native_bf16
@@ -159,10 +161,26 @@ def test_prompt_words_the_model_cannot_read_are_reported(engine):
 
 @pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16 (AVX512-BF16 or AMX)")
 @pytest.mark.parametrize("task", TASKS)
-def test_cpu_bf16_autocast_runs_every_task_close_to_fp32(make_engine, family_root, engine, task):
-    """dtype auto on such a CPU: fp32 weights, bf16 compute; the images stay close to the fp32 ones."""
+def test_cpu_bf16_autocast_runs_every_task_close_to_fp32(make_engine, family_root, engine, task, monkeypatch):
+    """dtype auto where bf16 measures faster: fp32 weights, bf16 compute; the images stay close to the fp32 ones."""
+    monkeypatch.setattr(memory, "cpu_bf16_is_faster", lambda: True)  # whatever this CPU's speeds are
     auto = make_engine(model_root=family_root, dtype="auto")
     assert auto.describe()["autocast"] == "bfloat16"
     fast, exact = (pixels(e.run(make_request(task)).images[0]) for e in (auto, engine))
     assert fast.shape == exact.shape
     assert np.abs(fast - exact).mean() < 8  # of 255: bf16 rounding, not a different image
+
+
+@pytest.mark.parametrize("faster", [True, False])
+def test_dtype_auto_on_cpu_takes_bf16_autocast_only_where_it_measured_faster(monkeypatch, faster):
+    monkeypatch.setattr(memory, "cpu_bf16_is_faster", lambda: faster)
+    runtime = memory.resolve_runtime("cpu", "auto", "none", False, False, False)
+    assert runtime.dtype == torch.float32
+    assert runtime.autocast == (torch.bfloat16 if faster else None)
+
+
+def test_the_bf16_probe_answers_without_native_bf16(monkeypatch):
+    monkeypatch.setattr(memory, "cpu_has_native_bf16", lambda: False)
+    assert memory.cpu_bf16_is_faster.__wrapped__() is False
+    monkeypatch.setattr(memory, "cpu_has_native_bf16", lambda: True)
+    assert isinstance(memory.cpu_bf16_is_faster.__wrapped__(), bool)  # measured: either answer is right somewhere
