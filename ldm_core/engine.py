@@ -166,6 +166,15 @@ class Engine:
             self.load(first)
             return self.describe()
 
+    def _load_x4(self) -> LoadedTask:
+        """The ×4 model a cascade runs; when it cannot load, the message says the request asked for it."""
+        try:
+            return self.load("upscale")
+        except ModelNotAvailableError as error:
+            raise ModelNotAvailableError(
+                f"upscale_x4: this model's ×4 pass cannot run (ask without it: upscale_x4=False). {error}"
+            ) from error
+
     def _initial_model_name(self) -> str:
         """The picker's name for what the engine was started with: a models-folder file when text-to-image is one."""
         source = (self.config.sources or {}).get("text2img", "")
@@ -207,7 +216,7 @@ class Engine:
                 loaded = self.load(task)
                 x4 = isinstance(request, CascadeOptions) and request.upscale_x4
                 if x4:
-                    self.load("upscale")  # before the clock: the x4 pass's time is its steps, not a first load
+                    self._load_x4()  # before the clock: the x4 pass's time is its steps, not a first load
                 work = request_work(task, request, inputs, loaded, self.config.limits)
                 x4_work = cascade.work(request, work) if x4 else None  # type: ignore[arg-type]
                 self.budget.check(work, then=x4_work)  # refused before any step, saying what would fit

@@ -6,7 +6,10 @@ The end-to-end test sends 200 wrong passwords from one client as fast as it can 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -120,3 +123,39 @@ def test_locked_out_only_after_enough_checked_failures(studio):
             for _ in range(throttle.lockout_failures + 1)
         ]
     assert codes[: throttle.lockout_failures] == [400] * throttle.lockout_failures and codes[-1] == 429
+
+
+def test_a_refused_login_says_how_long_to_wait_and_the_login_page_shows_it(studio):
+    url, throttle = studio
+    throttle.free_failures, throttle.delay_s = 1, 30.0
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert "studio-login-wait" in http.get("/").text  # the login page carries the script
+        headers = {"X-Forwarded-For": "10.0.0.5"}
+        assert http.post("login", data={"username": "ana", "password": "no"}, headers=headers).status_code == 400
+        refused = http.post("login", data={"username": "ana", "password": "no"}, headers=headers)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 30
+    assert refused.json()["retry_after"] == int(refused.headers["Retry-After"])
+
+
+def test_the_login_page_shows_how_long_to_wait_after_too_many_failures(studio, tmp_path):
+    """In a real browser: gradio's login form shows nothing on a 429; the studio's banner counts the wait down."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS  # skips without chromium
+
+    expect = sync_api.expect
+    url, throttle = studio
+    throttle.free_failures, throttle.delay_s = 1, 30.0
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto(url)
+        page.get_by_label("username").fill("ana")
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Login").click()
+        expect(page.get_by_text("Incorrect Credentials")).to_be_visible()  # the first failure: gradio's own message
+        page.get_by_role("button", name="Login").click()
+        banner = page.locator("#studio-login-wait")
+        expect(banner).to_have_text(re.compile(r"^Too many failed logins — try again in ([1-9]|[12][0-9]|30) s$"))
+        page.screenshot(path=str(Path(os.environ.get("STUDIO_SCREENSHOT_DIR") or tmp_path) / "login_wait.png"))
+        browser.close()

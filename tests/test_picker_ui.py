@@ -62,16 +62,13 @@ def picker_url(ui_model_root: Path, models_dir: Path, outputs: Path) -> Iterator
         demo.close()
 
 
-def text2img(client: Client) -> str:
+def text2img(client: Client, **options) -> str:
     _, _, infotext = client.predict(
-        prompt="a tree", steps=TINY_STEPS, seed=5, width=64, height=64, api_name="/text2img"
+        prompt="a tree", steps=TINY_STEPS, seed=5, width=64, height=64, api_name="/text2img", **options
     )
     return infotext
 
 
-@pytest.mark.xfail(
-    reason="KNOWN FAILING after the size choices and the UI run view were merged; not yet fixed", strict=False
-)
 def test_picker_api_switches_model_status_and_infotext(picker_url: str, models_dir: Path):
     client = Client(picker_url, verbose=False)
     assert "model: **builtin**" in client.predict(api_name="/status")
@@ -80,7 +77,9 @@ def test_picker_api_switches_model_status_and_infotext(picker_url: str, models_d
     status = client.predict(TINY_FILE, api_name="/select_model")
     assert f"model: **{TINY_FILE}**" in status and "preset: **sd15**" in status
     digest = hashlib.sha256((models_dir / TINY_FILE).read_bytes()).hexdigest()[:10]
-    assert f"Model hash: {digest}, Model: tiny-sd15," in text2img(client)
+    with pytest.raises(AppError, match=r"upscale_x4: .*upscale_x4=False"):  # its x4 model is on the hub (offline)
+        text2img(client)  # the tab's default asks for the x4 pass
+    assert f"Model hash: {digest}, Model: tiny-sd15," in text2img(client, upscale_x4=False)
 
     with pytest.raises(AppError, match="detail-lora.safetensors cannot be selected: it is a LoRA"):
         client.predict("detail-lora.safetensors", api_name="/select_model")
@@ -89,9 +88,6 @@ def test_picker_api_switches_model_status_and_infotext(picker_url: str, models_d
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
-@pytest.mark.xfail(
-    reason="KNOWN FAILING after the size choices and the UI run view were merged; not yet fixed", strict=False
-)
 def test_picker_in_the_browser_and_png_info_selects_the_checkpoint(picker_url: str, outputs: Path, tmp_path: Path):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
     from playwright.sync_api import expect
@@ -113,6 +109,10 @@ def test_picker_in_the_browser_and_png_info_selects_the_checkpoint(picker_url: s
         page.get_by_role("option", name=TINY_FILE).click()
         expect(status).to_contain_text(f"model: {TINY_FILE}")
         expect(status).to_contain_text("preset: sd15")
+        cascade = page.locator("#txt2img-upscale-x4 input")
+        expect(cascade).to_be_disabled()  # its x4 model is on the hub (offline here): locked off, with the reason
+        expect(cascade).not_to_be_checked()
+        expect(page.locator("#txt2img-upscale-x4")).to_contain_text("Unavailable with this model")
         page.locator("#txt2img-steps input[type=number]").fill(str(TINY_STEPS))
         page.locator("#txt2img-prompt textarea").fill("a tree by a lake")
         page.locator("#txt2img-generate").click()
@@ -124,6 +124,8 @@ def test_picker_in_the_browser_and_png_info_selects_the_checkpoint(picker_url: s
         page.locator("#model-picker input").click()
         page.get_by_role("option", name="builtin", exact=True).click()
         expect(status).to_contain_text("model: builtin")
+        expect(cascade).to_be_enabled()  # the built-in family has one: open and on again
+        expect(cascade).to_be_checked()
         saved = [path for path in outputs.rglob("*.png") if "Model hash" in (read_png_infotext(path) or "")]
         assert saved, "the generated PNG carries its Model hash"
         page.get_by_role("tab", name="PNG info", exact=True).click()

@@ -79,9 +79,6 @@ def test_slider_ranges_follow_the_limits_and_every_task_has_a_tab():
         assert any(getattr(block, "elem_id", None) == f"tab-{name}" for block in demo.blocks.values())
 
 
-@pytest.mark.xfail(
-    reason="KNOWN FAILING after the size choices and the UI run view were merged; not yet fixed", strict=False
-)
 def test_the_size_sliders_name_the_models_native_size(make_engine, family_root):
     from ui import build_demo
 

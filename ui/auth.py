@@ -17,6 +17,7 @@ when the peer is loopback (a local reverse proxy or the share tunnel), the last 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,17 @@ class _Record:
     locked_until: float = 0.0
 
 
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    retry_after_s: float
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds for the Retry-After header (at least 1: a client may try again then)."""
+        return max(1, math.ceil(self.retry_after_s))
+
+
 @dataclass
 class LoginThrottle:
     free_failures: int = 5
@@ -49,6 +61,11 @@ class LoginThrottle:
 
     def check(self, client: str) -> str | None:
         """None when `client` may try a login now, else the message to send back (HTTP 429)."""
+        refusal = self.refusal(client)
+        return None if refusal is None else refusal.message
+
+    def refusal(self, client: str) -> Refusal | None:
+        """None when `client` may try a login now, else the message and how long to wait (HTTP 429, Retry-After)."""
         now = self.clock()
         with self._lock:
             record = self._records.get(client)
@@ -56,14 +73,17 @@ class LoginThrottle:
                 return None
             if record.locked_until > now:
                 wait = record.locked_until - now
-                return f"Too many failed logins from your address: locked for {wait:.0f} more seconds."
+                return Refusal(f"Too many failed logins from your address: locked for {wait:.0f} more seconds.", wait)
             if record.failures >= self.free_failures and now - record.last_failure < self.delay_s:
                 record.refused += 1
                 if record.failures + record.refused >= self.lockout_attempts:
                     self._lock_out(client, record, now)
-                    return f"Too many failed logins from your address: locked for {self.lockout_s:.0f} seconds."
+                    return Refusal(
+                        f"Too many failed logins from your address: locked for {self.lockout_s:.0f} seconds.",
+                        self.lockout_s,
+                    )
                 wait = self.delay_s - (now - record.last_failure)
-                return f"Too many failed logins: wait {wait:.1f} seconds before trying again."
+                return Refusal(f"Too many failed logins: wait {wait:.1f} seconds before trying again.", wait)
         return None
 
     def _lock_out(self, client: str, record: _Record, now: float) -> None:

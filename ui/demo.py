@@ -20,7 +20,8 @@ from .picker import build_picker, wire_png_info_model
 from .queue_guard import guard_queue
 from .runner import EngineRunner
 from .send_to import wire_send_to
-from .status import status_html
+from .sizes import cascade_updates, size_updates
+from .status import status_markdown
 from .tabs import explorer, history, png_info
 from .tabs.common import ENGINE_QUEUE, wire_cancel_api
 
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 DELETE_CACHE = (600, 3600)
 
 TITLE = "Latent Diffusion Studio"
+CASCADE = ("upscale_x4", "upscale_steps")  # the cascade controls' names in the tabs that have them
+SIZES = ("size", "width", "height")  # text-to-image's size controls
 
 
 def outputs_folder(engine: Any) -> Path | None:
@@ -51,9 +54,9 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                     f"## {title}\nLatent diffusion (Rombach et al., 2022): one shared core, {len(TASKS)} tasks.",
                     elem_id="studio-title",
                 )
-                status = gr.HTML("Reading the engine status…", elem_id="status-line", container=False, padding=False)
+                status = gr.Markdown("Reading the engine status…", elem_id="status-line")
             with gr.Column(scale=2, min_width=260):
-                picker = build_picker(engine, status, lambda: status_html(engine))
+                picker = build_picker(engine, status, lambda: status_markdown(engine))
         studio_assets()
         with gr.Tabs(elem_id="tabs") as tabs:
             task_tabs = {}
@@ -68,10 +71,11 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
                 targets = {name: spec.tab_label for name, spec in TASKS.items()} | {"png_info": "PNG info"}
                 history_tab = history.build(outputs_folder(engine), targets)
         history_page.select(history_tab.show, [history_tab.search], history_tab.listing, api_visibility="private")
-        wire_send_to(tabs, task_tabs, png_info_tab, history_tab)
+        sends = wire_send_to(tabs, task_tabs, png_info_tab, history_tab)
         wire_png_info_model(engine, picker, png_info_tab)
         wire_cancel_api(runner)
-        demo.load(lambda: status_html(engine), None, [status], api_name="status")
+        demo.load(lambda: status_markdown(engine), None, [status], api_name="status")
+        wire_controls_to_engine(engine, status, sends, task_tabs)
     name_input_errors(demo, limits)
     make_cancellable(demo, ENGINE_QUEUE["concurrency_id"])  # any cancel (button, queue, closed tab) stops the engine
     guard_queue(demo, runner)  # per-user job cap; Cancel never refused; Cancel drops the session's queued jobs
@@ -79,3 +83,20 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
     outputs = config.outputs_dir if getattr(config, "save_outputs", False) else None
     install_http_guard(demo, outputs_dir=outputs)  # login throttling; outputs to their owner; early cancels
     return demo
+
+
+def wire_controls_to_engine(engine: Any, status: gr.Markdown, sends: list[Any], task_tabs: dict[str, Any]) -> None:
+    """Controls follow the engine whenever its status changes (the page loads, another model is chosen): the "Upscale
+    ×4" boxes open, on by default, or lock off with the reason; text-to-image's size notes name the model's size. An
+    image sent to a tab cannot tick a locked box."""
+    cascades = [tab.inputs[name] for tab in task_tabs.values() if "upscale_x4" in tab.inputs for name in CASCADE]
+    sizes = [task_tabs["text2img"].inputs[name] for name in SIZES] if "text2img" in task_tabs else []
+    count = len(cascades) // len(CASCADE)
+
+    def follow() -> list[Any]:
+        native = engine.native_size("text2img") if hasattr(engine, "native_size") and sizes else None
+        return cascade_updates(engine, count, reset=True) + (size_updates(native) if sizes else [])
+
+    status.change(follow, None, cascades + sizes, api_visibility="private")
+    for send in sends if cascades else []:
+        send.then(lambda: cascade_updates(engine, count, reset=False), None, cascades, api_visibility="private")

@@ -1,7 +1,9 @@
 """An ASGI middleware in front of gradio's routes: login throttling, outputs to their owner, cancels gradio would drop.
 
-- `POST /login`: refused with 429 while the client is slowed down or locked out (`ui.auth.LoginThrottle`); the
-  answer (200 or 400) is recorded as a success or a failure.
+- `POST /login`: refused with 429 and `Retry-After` while the client is slowed down or locked out
+  (`ui.auth.LoginThrottle`); the answer (200 or 400) is recorded as a success or a failure.
+- `GET /` before a login: gradio's login page, with `ui/static/login_wait.js`, which shows how long to wait when a
+  login is refused with 429 (gradio's form shows nothing then).
 - `GET /studio/outputs/<path>`: a saved output, to its owner only (403 for anyone else; see `ldm_core.outputs`);
   without logins, any saved output (the single-user layout).
 - `POST /gradio_api/cancel` without an `event_id`: gradio_client sends this when a job is cancelled before the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from starlette.responses import FileResponse
 
 from ldm_core.outputs import owner_of, user_folder_name
 
+from .assets import STATIC
 from .auth import LoginThrottle, client_address
 
 logger = logging.getLogger(__name__)
@@ -55,14 +59,29 @@ def _replay(body: bytes) -> Any:
     return receive
 
 
-async def _json(send: Any, status: int, content: dict) -> None:
+async def _json(send: Any, status: int, content: dict, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     payload = json.dumps(content).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *(headers or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
 OUTPUTS_ROUTE = "/studio/outputs/"
+
+
+@cache
+def login_script() -> bytes:
+    """The login page's addition: a <script> with ui/static/login_wait.js."""
+    return b"<script>" + (STATIC / "login_wait.js").read_bytes() + b"</script>"
+
+
+def _with_login_script(page: bytes) -> bytes:
+    head = page.find(b"</head>")
+    return page if head < 0 else page[:head] + login_script() + page[head:]
 
 
 def current_user(app: Any, scope: dict) -> str | None:
@@ -86,6 +105,8 @@ class StudioGuardMiddleware:
         if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
             if scope.get("path", "").startswith(OUTPUTS_ROUTE):
                 return await self._output(scope, receive, send)
+            if scope.get("method") == "GET" and self._is_login_page(scope):
+                return await self._login_page(scope, receive, send)
         if scope["type"] == "http" and scope.get("method") == "POST":
             path = scope.get("path", "").rstrip("/")
             if path.endswith("/login"):
@@ -98,10 +119,12 @@ class StudioGuardMiddleware:
 
     async def _login(self, scope: dict, receive: Any, send: Any) -> None:
         client = client_address(scope)
-        refusal = self.throttle.check(client)
+        refusal = self.throttle.refusal(client)
         if refusal is not None:
-            logger.debug("login refused for %s: %s", client, refusal)
-            return await _json(send, 429, {"detail": refusal})
+            logger.debug("login refused for %s: %s", client, refusal.message)
+            wait = refusal.retry_after
+            headers = [(b"retry-after", str(wait).encode())]
+            return await _json(send, 429, {"detail": refusal.message, "retry_after": wait}, headers)
         status: list[int] = []
 
         async def watch(message: dict) -> None:
@@ -114,6 +137,37 @@ class StudioGuardMiddleware:
             self.throttle.succeeded(client)
         elif status and status[0] in (400, 401, 403):
             self.throttle.failed(client)
+
+    @staticmethod
+    def _is_login_page(scope: dict) -> bool:
+        """The app's main page asked for before a login (gradio answers it with its login form)."""
+        app = scope.get("app")
+        at_root = scope.get("path", "").rstrip("/") == scope.get("root_path", "").rstrip("/")
+        return at_root and getattr(app, "auth", None) is not None and current_user(app, scope) is None
+
+    async def _login_page(self, scope: dict, receive: Any, send: Any) -> None:
+        """Gradio's login page with the login-wait script before its </head> (when it is plain HTML)."""
+        start: dict = {}
+        body = b""
+
+        async def rewrite(message: dict) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            body += message.get("body", b"")
+            if message.get("more_body"):
+                return
+            headers = dict(start.get("headers") or [])
+            if headers.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in headers:
+                body = _with_login_script(body)
+            kept = [(name, value) for name, value in start.get("headers") or [] if name != b"content-length"]
+            await send({**start, "headers": [*kept, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewrite)
 
     async def _output(self, scope: dict, receive: Any, send: Any) -> None:
         """A saved PNG, to its owner only: 401 without a login, 403 for another user's file, 404 when absent."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+from gradio.events import Dependency
 
 from ldm_core.infotext import parse_infotext
 from ldm_core.schedulers import SAMPLER_BY_LABEL, SAMPLERS
@@ -26,7 +27,10 @@ from .tabs.png_info import PngInfoTab, lookup, normalized
 MAX_SENT_NUMBER = 2**32  # the largest value any studio control takes (the seed)
 
 
-def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab, history: HistoryTab) -> None:
+def wire_send_to(
+    tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfoTab, history: HistoryTab
+) -> list[Dependency]:
+    """Every send button's event; returns them (the UI follows each with what else a sent image changes)."""
     targets = {
         task: [(name, component, READERS[name]) for name, component in tab.inputs.items() if name in READERS]
         for task, tab in task_tabs.items()
@@ -34,19 +38,25 @@ def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfo
     images = {task: tab.image_input for task, tab in task_tabs.items() if tab.image_input is not None}
     images["png_info"] = png_info.image
     panels = {task: tab.result for task, tab in task_tabs.items() if tab.result is not None}
-    outputs = _unique(
-        [tabs]
-        + [component for fields in targets.values() for _, component, _ in fields]
-        + [c for panel in panels.values() for c in (panel.gallery, panel.seed_used, panel.infotext, panel.infotexts)]
-        + list(images.values())
-    )
 
-    def send(target: str, image: Any, infotext: str | None) -> dict:
+    def receivers(target: str) -> list[Any]:
+        """What a send to `target` may change: its named inputs, its result panel, its image input."""
+        panel = panels.get(target)
+        shown = [panel.gallery, panel.seed_used, panel.infotext, panel.infotexts] if panel is not None else []
+        return [component for _, component, _ in targets.get(target, [])] + shown + [images.get(target)]
+
+    def outputs(*names: str, switch: bool = True) -> list[Any]:
+        """The events' outputs: only the target's own components (the browser marks each output busy until the
+        event is done), and the tabs only when the send moves to another tab: a tab a user picks meanwhile would
+        otherwise be switched back when the browser finishes the event."""
+        return _unique(([tabs] if switch else []) + [c for name in names for c in receivers(name) if c is not None])
+
+    def send(target: str, image: Any, infotext: str | None, switch: bool = True) -> dict:
         """What `target` takes from one image and its infotext: the image (into its image input, or into its result
         panel when the image is its own result), the prompt, and all the settings when the image was made there."""
         parameters = normalized(parse_infotext(infotext)) if infotext else {}
         own = lookup(parameters, "task") == target
-        updates: dict[Any, Any] = {tabs: gr.Tabs(selected=target)}
+        updates: dict[Any, Any] = {tabs: gr.Tabs(selected=target)} if switch else {}
         for name, component, read in targets.get(target, []):
             value = read(parameters) if own or name in TRAVELLING else None
             if value is not None:
@@ -59,16 +69,19 @@ def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfo
             updates[panel.seed_used] = READERS["seed"](parameters)
         return updates
 
-    for source in task_tabs.values():
+    events = []
+    for name, source in task_tabs.items():
         for target, button in source.send_to.items():
             if source.result is None or target not in images:
                 raise ValueError(f"a 'send to {target}' button needs a result gallery and {target}'s image_input")
-            panel = source.result
-            button.click(
-                _from_gallery(send, target),
-                [panel.gallery, panel.selected, panel.infotexts],
-                outputs,
-                api_visibility="private",
+            panel, switch = source.result, target != name  # a second pass in the same tab stays where it is
+            events.append(
+                button.click(
+                    _from_gallery(send, target, switch),
+                    [panel.gallery, panel.selected, panel.infotexts],
+                    outputs(target, switch=switch),
+                    api_visibility="private",
+                )
             )
 
     def from_png_info(image: str | None, raw: str | None) -> dict:
@@ -77,21 +90,29 @@ def wire_send_to(tabs: gr.Tabs, task_tabs: dict[str, TaskTab], png_info: PngInfo
             raise gr.Error("These parameters name no studio task; nothing to send.", print_exception=False)
         return send(task, image, raw)
 
-    png_info.send.click(from_png_info, [png_info.image, png_info.raw], outputs, api_visibility="private")
-
+    anywhere = outputs(*targets)  # PNG info's target is the task its parameters name
+    events.append(
+        png_info.send.click(from_png_info, [png_info.image, png_info.raw], anywhere, api_visibility="private")
+    )
     for target, button in history.send.items():
-        button.click(
-            _from_history(send, target), [history.entries, history.selected], outputs, api_visibility="private"
+        events.append(
+            button.click(
+                _from_history(send, target),
+                [history.entries, history.selected],
+                outputs(target),
+                api_visibility="private",
+            )
         )
+    return events
 
 
 TRAVELLING = ("prompt", "negative_prompt")  # what goes to another task's tab; the other settings stay with their task
 
 
-def _from_gallery(send: Callable, target: str) -> Callable:
+def _from_gallery(send: Callable, target: str, switch: bool) -> Callable:
     def from_gallery(gallery, selected, infotexts):
         index = selected if isinstance(selected, int) and 0 <= selected < len(infotexts or []) else 0
-        return send(target, selected_image(gallery, selected), (infotexts or [None])[index])
+        return send(target, selected_image(gallery, selected), (infotexts or [None])[index], switch)
 
     return from_gallery
 

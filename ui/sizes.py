@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gradio as gr
@@ -13,21 +14,25 @@ from ldm_core.validation import MIN_SIZE
 
 from .controls import Inputs, request_default
 
+logger = logging.getLogger(__name__)
+
 # The tabs' default for the cascade. A request leaves it off (API callers ask for it), but a newcomer's first picture
 # should be the best the studio makes in a few seconds: the built-in family's x4 pass turns its 128 px pictures into
 # sharper 512 px ones in about 3 s on 2 CPU cores, and the pictures side by side favour it (see README).
 CASCADE_IN_TABS = True
 SIZE_CHOICES = ("Model's size", "2× the model's size", "Custom")
 SEMANTIC_CHOICES = {"Map's own size": "map", "Model's size": "model"}
+CASCADE_INFO = "The preset's ×4 model on each picture, in the same run (A1111's Hires. fix)"
 
 
 def cascade_controls(prefix: str, limits: Limits, request_type: type = TextToImageRequest) -> Inputs:
-    """`upscale_x4` checkbox and `upscale_steps` slider (`#<prefix>-upscale-x4`, `#<prefix>-upscale-steps`)."""
+    """`upscale_x4` checkbox and `upscale_steps` slider (`#<prefix>-upscale-x4`, `#<prefix>-upscale-steps`);
+    `cascade_updates` locks them when the engine's model has no ×4 model."""
     with gr.Row():
         upscale = gr.Checkbox(
             value=CASCADE_IN_TABS,
             label="Upscale ×4 after generating",
-            info="The preset's ×4 model on each picture, in the same run (A1111's Hires. fix)",
+            info=CASCADE_INFO,
             elem_id=f"{prefix}-upscale-x4",
         )
         steps = gr.Slider(
@@ -41,18 +46,40 @@ def cascade_controls(prefix: str, limits: Limits, request_type: type = TextToIma
     return {"upscale_x4": upscale, "upscale_steps": steps}
 
 
+def x4_unavailable(engine: Any) -> str | None:
+    """Why the engine's model cannot run the ×4 pass now (None when it can)."""
+    try:
+        return engine.task_status().get("upscale", "this model has no ×4 model")
+    except Exception:  # the status line says the status is unreadable; a run would name the failure
+        logger.exception("Could not read the engine's task status")
+        return None
+
+
+def cascade_updates(engine: Any, count: int, reset: bool) -> list[Any]:
+    """Updates for `count` cascade pairs (checkbox, steps): locked and off, with the reason, when the engine cannot
+    run the ×4 pass; else open, and back to the tabs' default when `reset` (another model was chosen)."""
+    reason = x4_unavailable(engine)
+    if reason is not None:
+        short = reason.split(";")[0]  # what is missing; the status line's details say how to get it
+        checkbox = gr.update(value=False, interactive=False, info=f"Unavailable with this model: {short}")
+        steps = gr.update(interactive=False)
+    else:
+        value = {"value": CASCADE_IN_TABS} if reset else {}
+        checkbox, steps = gr.update(interactive=True, info=CASCADE_INFO, **value), gr.update(interactive=True)
+    return [checkbox, steps] * count
+
+
 def cascade_kwargs(upscale_x4: Any, upscale_steps: Any) -> dict[str, Any]:
     return {"upscale_x4": bool(upscale_x4), "upscale_steps": int(upscale_steps)}
 
 
 def text_size_controls(limits: Limits, native: int | None = None) -> Inputs:
     """`size` (radio) and `width` / `height` (numbers, shown for Custom): no magic 0."""
-    trained = f" ({native}×{native} px)" if native else ""
     size = gr.Radio(
         list(SIZE_CHOICES),
         value=SIZE_CHOICES[0],
         label="Size",
-        info=f"The model's size is what it was trained at{trained}; twice it samples larger (convolutional sampling)",
+        info=size_info(native),
         elem_id="txt2img-size",
     )
     with gr.Row(visible=False) as custom:
@@ -63,6 +90,7 @@ def text_size_controls(limits: Limits, native: int | None = None) -> Inputs:
                 minimum=0,
                 maximum=limits.max_size,
                 label=f"{side.title()} (px, a multiple of 8, {MIN_SIZE} to {limits.max_size})",
+                info=side_info(native),
                 elem_id=f"txt2img-{side}",
             )
             for side in ("width", "height")
@@ -82,6 +110,20 @@ def text_size_controls(limits: Limits, native: int | None = None) -> Inputs:
         queue=False,
     )
     return {"size": size, "width": width, "height": height}
+
+
+def size_info(native: int | None) -> str:
+    trained = f" ({native}×{native} px)" if native else ""
+    return f"The model's size is what it was trained at{trained}; twice it samples larger (convolutional sampling)"
+
+
+def side_info(native: int | None) -> str:
+    return f"0: the model's size{f' ({native} px)' if native else ''}; best within half to twice it"
+
+
+def size_updates(native: int | None) -> list[Any]:
+    """The size choice's and the width/height notes for the model the engine holds now (another was chosen)."""
+    return [gr.update(info=size_info(native)), gr.update(info=side_info(native)), gr.update(info=side_info(native))]
 
 
 def text_size_kwargs(size: str | None, width: Any, height: Any) -> dict[str, Any]:
