@@ -32,24 +32,24 @@ def test_free_tries_then_one_a_second_then_locked_out():
         free_failures=3, delay_s=1.0, lockout_failures=6, lockout_attempts=100, lockout_s=60, clock=clock
     )
     for _ in range(3):
-        assert throttle.check("a") is None
+        assert throttle.refusal("a") is None
         throttle.failed("a")
-    assert "wait" in throttle.check("a")  # the 4th try right away is refused unseen
-    assert throttle.check("b") is None  # another client is not affected
+    assert "wait" in throttle.refusal("a").message  # the 4th try right away is refused unseen
+    assert throttle.refusal("b") is None  # another client is not affected
     clock.now += 1.0
-    assert throttle.check("a") is None
+    assert throttle.refusal("a") is None
     for _ in range(3):
         throttle.failed("a")
         clock.now += 1.0
-    assert "locked" in throttle.check("a")
+    assert "locked" in throttle.refusal("a").message
     clock.now += 58.0
-    assert "locked" in throttle.check("a")
+    assert "locked" in throttle.refusal("a").message
     clock.now += 1.5
-    assert throttle.check("a") is None  # served its lockout
+    assert throttle.refusal("a") is None  # served its lockout
     throttle.failed("a")
-    assert throttle.check("a") is None  # counting starts again: the first failures are free
+    assert throttle.refusal("a") is None  # counting starts again: the first failures are free
     throttle.succeeded("a")
-    assert throttle.check("a") is None
+    assert throttle.refusal("a") is None
 
 
 def test_hammering_while_slowed_down_locks_out():
@@ -57,10 +57,10 @@ def test_hammering_while_slowed_down_locks_out():
     throttle = LoginThrottle(free_failures=3, lockout_attempts=10, clock=clock)
     for _ in range(3):
         throttle.failed("a")
-    refusals = [throttle.check("a") for _ in range(7)]
+    refusals = [throttle.refusal("a").message for _ in range(7)]
     assert all("wait" in refusal for refusal in refusals[:-1]) and "locked" in refusals[-1]
     clock.now += throttle.lockout_s / 2
-    assert "locked" in throttle.check("a")
+    assert "locked" in throttle.refusal("a").message
 
 
 def test_client_address_trusts_forwarded_for_only_from_loopback():

@@ -59,11 +59,6 @@ class LoginThrottle:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     max_clients: int = 100_000  # records kept at most (oldest dropped): the table itself cannot be grown without bound
 
-    def check(self, client: str) -> str | None:
-        """None when `client` may try a login now, else the message to send back (HTTP 429)."""
-        refusal = self.refusal(client)
-        return None if refusal is None else refusal.message
-
     def refusal(self, client: str) -> Refusal | None:
         """None when `client` may try a login now, else the message and how long to wait (HTTP 429, Retry-After)."""
         now = self.clock()
