@@ -87,9 +87,7 @@ def fresh_page(
     """A page of its own, for a test that needs the tabs as they start (a failure leaves its screenshot too)."""
     page = open_studio(browser, studio_url)
     yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        page.screenshot(path=str(screenshot_dir / f"failed-{request.node.name}.png"), full_page=True)
+    screenshot_if_failed(request, page, screenshot_dir)  # before the page closes
     page.close()
 
 
@@ -97,9 +95,13 @@ def fresh_page(
 def screenshot_on_failure(request: pytest.FixtureRequest, screenshot_dir: Path) -> Iterator[None]:
     """A failed test leaves `failed-<test>.png` of the page beside the screenshots."""
     yield
+    if "page" in request.fixturenames:
+        screenshot_if_failed(request, request.getfixturevalue("page"), screenshot_dir)
+
+
+def screenshot_if_failed(request: pytest.FixtureRequest, page: Page, screenshot_dir: Path) -> None:
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed and "page" in request.fixturenames:
-        page = request.getfixturevalue("page")
+    if report is not None and report.failed:
         page.screenshot(path=str(screenshot_dir / f"failed-{request.node.name}.png"), full_page=True)
 
 
