@@ -20,6 +20,7 @@ from ldm_core.spaces import to_model_range
 from .common import training_device
 from .data.dataset import GENERATOR_VERSION, SceneArrays, load_scenes
 from .data.photos import TRAIN_PHOTOS, load_photo, random_crops
+from .data.scenes import WATER_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class LatentData:
     semantic_condition: torch.Tensor | None = None
     low_res: torch.Tensor | None = None  # (N, 3, h, w) in [-1, 1]
     scene_labels: dict | None = None  # text tasks: what a caption may name, per scene (see scene_labels)
+    label_maps: np.ndarray | None = None  # inpainting: (N, H, W) class ids, to caption what lies under a mask
 
     def pixels(self, idx: np.ndarray) -> torch.Tensor:
         return to_model_range(self.images[idx], channels_last=True)
@@ -92,6 +94,8 @@ def load_latent_data(cache_dir: Path, vae: AutoencoderKL, num_scenes: int, task:
     data = LatentData(latents=raw * vae.config.scaling_factor, captions=captions, images=images)
     if task in ("text", "inpaint"):
         data.scene_labels = scene_labels(scenes)
+    if task == "inpaint":
+        data.label_maps = scenes.label_maps
     if task == "semantic":
         labels = torch.from_numpy(scenes.label_maps.astype(np.int64))
         data.semantic_condition = torch.cat(
@@ -105,7 +109,7 @@ def scene_labels(scenes: SceneArrays) -> dict:
     water = []
     for label_map in scenes.label_maps:
         present = set(np.unique(label_map).tolist())
-        kinds = [k for k, cls in (("sea", "sea"), ("river", "river"), ("lake", "water")) if CLASS_ID[cls] in present]
+        kinds = [k for k, cls in WATER_KINDS if CLASS_ID[cls] in present]
         water.append(kinds[0] if kinds else "none")
     return {"times": scenes.times, "attributes": scenes.attributes, "water": np.array(water)}
 

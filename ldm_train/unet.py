@@ -35,10 +35,11 @@ from ldm_core.models import (
     make_unet_text,
     make_unet_upscale,
 )
+from ldm_core.palette import CLASS_ID, NUM_CLASSES
 from ldm_core.registry import FAMILY_TASKS
 
 from .common import Budget, Checkpointer, autocast_bf16, cool_down, load_checkpoint, training_device
-from .data.scenes import ATTRIBUTES, TIMES, make_caption
+from .data.scenes import ATTRIBUTE_CLASSES, ATTRIBUTES, TIMES, WATER_KINDS, make_caption
 from .latents import LatentData, load_latent_data, random_masks
 
 # --task: the training stage -> the registry task whose UNet it trains (the text stage also trains the text encoder)
@@ -75,6 +76,9 @@ class UNetConfig:
     # Draw a fresh caption for each training sample from the scene's labels (other phrasings, other attribute subsets
     # and order) instead of its one fixed caption.
     caption_resample: bool = False
+    # Inpainting: the share of samples whose caption names only what lies under the mask (with the scene's time of
+    # day), so that a prompt such as "a red house" comes to mean "paint a house in the mask", not "a scene with one".
+    mask_captions: float = 0.0
     ema_decay: float = 0.999
     max_steps: int = 100_000
     max_minutes: float = 30.0
@@ -214,6 +218,25 @@ def resample_caption(labels: dict, i: int, rng: np.random.Generator) -> str:
     return make_caption(rng, TIMES[int(labels["times"][i])], attrs, str(labels["water"][i]))
 
 
+MIN_REGION_SHARE = 0.1  # of the mask's pixels, for a class to be named in a region caption
+
+
+def region_caption(labels: dict, label_map: np.ndarray, mask: np.ndarray, i: int, rng: np.random.Generator) -> str:
+    """A caption for scene `i` naming only what covers at least a tenth of `mask` (boolean, the label map's size);
+    the whole scene's caption where nothing a phrase names lies under it."""
+    region = label_map[mask]
+    if region.size == 0:
+        return resample_caption(labels, i, rng)
+    share = np.bincount(region, minlength=NUM_CLASSES) / region.size
+    shown = lambda classes: sum(share[CLASS_ID[c]] for c in classes) >= MIN_REGION_SHARE  # noqa: E731
+    flags = zip(ATTRIBUTES, labels["attributes"][i], strict=True)
+    attrs = {name: bool(v) and shown(ATTRIBUTE_CLASSES[name]) for name, v in flags}
+    water = next((kind for kind, cls in WATER_KINDS if shown((cls,))), "none")
+    if not any(attrs[name] for name in ATTRIBUTES if name != "clouds") and water == "none":
+        return resample_caption(labels, i, rng)  # sky or grass alone: nothing a caption phrase would name
+    return make_caption(rng, TIMES[int(labels["times"][i])], attrs, water)
+
+
 def make_batch(
     data: LatentData,
     cfg: UNetConfig,
@@ -238,6 +261,11 @@ def make_batch(
     if cfg.task == "inpaint":
         pixels = data.pixels(idx).to(device)
         masks = pick_masks(mask_bank, len(idx), rng).to(device)  # (B, 1, H, W), 1 = repaint
+        if cfg.mask_captions and data.label_maps is not None:
+            for j, i in enumerate(idx):
+                if rng.random() < cfg.mask_captions:
+                    region = masks[j, 0].cpu().numpy() > 0.5
+                    batch["captions"][j] = region_caption(data.scene_labels, data.label_maps[i], region, i, rng)
         with torch.no_grad(), autocast_bf16(device):  # 2x faster on CPU
             masked = vae.encode(pixels * (masks < 0.5)).latent_dist.sample().float()
         masked_latents = masked * vae.config.scaling_factor
@@ -353,6 +381,7 @@ def main() -> None:
     parser.add_argument("--guidance-rescale", type=float, default=None, help="sampling: e.g. 0.7 with --zero-snr")
     parser.add_argument("--caption-resample", action="store_true", help="a fresh caption per sample (text tasks)")
     parser.add_argument("--freeze-text-encoder", action="store_true")
+    parser.add_argument("--mask-captions", type=float, default=None, help="inpainting: share captioned by the mask")
     parser.add_argument("--cooldown", action="store_true", help="decay the learning rate to 0 over --max-minutes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -379,6 +408,7 @@ def main() -> None:
         "prediction_type",
         "timestep_spacing",
         "guidance_rescale",
+        "mask_captions",
         "checkpoint_every",
         "until",
     ):

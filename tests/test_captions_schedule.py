@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ldm_core.palette import CLASS_ID
 from ldm_train.data.dataset import render_scenes
-from ldm_train.data.scenes import _TIME_PHRASES, ATTRIBUTES, TIMES
+from ldm_train.data.scenes import _TIME_PHRASES, ATTRIBUTE_CLASSES, ATTRIBUTES, TIMES
 from ldm_train.export import run_sampling
 from ldm_train.latents import scene_labels
-from ldm_train.unet import UNetConfig, resample_caption, training_scheduler
+from ldm_train.unet import UNetConfig, region_caption, resample_caption, training_scheduler
 
 # caption words that name one thing only -> the generator's attribute flag ("mountain" is left out: "a mountain lake")
 WORD_ATTRIBUTE = {"house": "house", "road": "road", "beach": "sand", "forest": "trees", "trees": "trees"}
@@ -30,6 +31,34 @@ def test_resampled_captions_vary_and_name_only_what_the_scene_holds():
             words = set(caption.lower().replace(",", " ").split())
             named = {attribute for word, attribute in WORD_ATTRIBUTE.items() if word in words}
             assert named <= holds, (caption, holds)
+
+
+def test_region_captions_name_only_what_lies_under_the_mask():
+    """Inpainting's mask captions: every named thing covers at least a tenth of the mask, and the time of day stays."""
+    scenes = render_scenes(12, workers=1)
+    labels, rng = scene_labels(scenes), np.random.default_rng(0)
+    regional = 0
+    for i in range(len(scenes)):
+        label_map, phrases = scenes.label_maps[i], _TIME_PHRASES[TIMES[scenes.times[i]]]
+        for top in (0, 64):
+            mask = np.zeros(label_map.shape, dtype=bool)
+            mask[top : top + 64, 32:96] = True
+            share = np.bincount(label_map[mask], minlength=256) / mask.sum()
+            shown = {
+                name for name, classes in ATTRIBUTE_CLASSES.items() if sum(share[CLASS_ID[c]] for c in classes) >= 0.1
+            }
+            caption = region_caption(labels, label_map, mask, i, rng)
+            assert any(phrase in caption.lower() for phrase in phrases), caption
+            named = {
+                attribute
+                for word, attribute in WORD_ATTRIBUTE.items()
+                if word in caption.lower().replace(",", " ").split()
+            }
+            whole = {name for name, flag in zip(ATTRIBUTES, scenes.attributes[i], strict=True) if flag}
+            if named - shown:  # named beyond the mask: only the whole scene's caption (nothing nameable under it)
+                assert not (shown & whole) - {"clouds"}, (caption, shown)
+            regional += named <= shown and bool(named)
+    assert regional >= 6  # most masks over the ground hold something a phrase names
 
 
 def test_the_zero_snr_training_schedule_and_the_exported_one():

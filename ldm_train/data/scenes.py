@@ -28,6 +28,22 @@ ATTRIBUTES = (
     "rock",
     "clouds",
 )
+# The classes that show each attribute in a class map (a caption may name an attribute where these are painted).
+ATTRIBUTE_CLASSES = {
+    "mountain": ("mountain",),
+    "snow": ("mountain",),
+    "hill": ("hill",),
+    "water": ("water", "sea", "river"),
+    "trees": ("tree",),
+    "house": ("house",),
+    "road": ("road",),
+    "sand": ("sand",),
+    "field": ("field",),
+    "flower": ("flower",),
+    "rock": ("rock",),
+    "clouds": ("sky",),
+}
+WATER_KINDS = (("sea", "sea"), ("river", "river"), ("lake", "water"))  # caption word, class
 
 
 @dataclass(frozen=True)
