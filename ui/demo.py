@@ -87,16 +87,16 @@ def build_demo(engine: Any, title: str = TITLE) -> gr.Blocks:
 
 def wire_controls_to_engine(engine: Any, status: gr.Markdown, sends: list[Any], task_tabs: dict[str, Any]) -> None:
     """Controls follow the engine whenever its status changes (the page loads, another model is chosen): the "Upscale
-    ×4" boxes open, on by default, or lock off with the reason; text-to-image's size notes name the model's size. An
-    image sent to a tab cannot tick a locked box."""
+    ×4" boxes open, at their tab's default, or lock off with the reason; text-to-image's size notes name the model's
+    size. An image sent to a tab cannot tick a locked box."""
     cascades = [tab.inputs[name] for tab in task_tabs.values() if "upscale_x4" in tab.inputs for name in CASCADE]
     sizes = [task_tabs["text2img"].inputs[name] for name in SIZES] if "text2img" in task_tabs else []
-    count = len(cascades) // len(CASCADE)
+    boxes = [tab.inputs["upscale_x4"] for tab in task_tabs.values() if "upscale_x4" in tab.inputs]
 
     def follow() -> list[Any]:
         native = engine.native_size("text2img") if hasattr(engine, "native_size") and sizes else None
-        return cascade_updates(engine, count, reset=True) + (size_updates(native) if sizes else [])
+        return cascade_updates(engine, boxes, reset=True) + (size_updates(native) if sizes else [])
 
     status.change(follow, None, cascades + sizes, api_visibility="private")
     for send in sends if cascades else []:
-        send.then(lambda: cascade_updates(engine, count, reset=False), None, cascades, api_visibility="private")
+        send.then(lambda: cascade_updates(engine, boxes, reset=False), None, cascades, api_visibility="private")

@@ -18,21 +18,30 @@ logger = logging.getLogger(__name__)
 
 # The tabs' default for the cascade. A request leaves it off (API callers ask for it), but a newcomer's first picture
 # should be the best the studio makes in a few seconds: the built-in family's x4 pass turns its 128 px pictures into
-# sharper 512 px ones in about 3 s on 2 CPU cores, and the pictures side by side favour it (see README).
+# sharper 512 px ones in about 2-3 s on 2 CPU cores, and the pictures side by side favour it (see README). The semantic
+# tab runs at the map's own size by default (256 px from the canvas), which x4 would make a 1024 px picture in about
+# half a minute on the same CPU: off there, the box says so.
 CASCADE_IN_TABS = True
+SEMANTIC_CASCADE_INFO = "The ×4 model on the picture, in the same run: ×4 of the map's size (1024 px from 256)"
 SIZE_CHOICES = ("Model's size", "2× the model's size", "Custom")
 SEMANTIC_CHOICES = {"Map's own size": "map", "Model's size": "model"}
 CASCADE_INFO = "The preset's ×4 model on each picture, in the same run (A1111's Hires. fix)"
 
 
-def cascade_controls(prefix: str, limits: Limits, request_type: type = TextToImageRequest) -> Inputs:
+def cascade_controls(
+    prefix: str,
+    limits: Limits,
+    request_type: type = TextToImageRequest,
+    default: bool = CASCADE_IN_TABS,
+    info: str = CASCADE_INFO,
+) -> Inputs:
     """`upscale_x4` checkbox and `upscale_steps` slider (`#<prefix>-upscale-x4`, `#<prefix>-upscale-steps`);
-    `cascade_updates` locks them when the engine's model has no ×4 model."""
+    `cascade_updates` locks them when the engine's model has no ×4 model and restores `default` and `info`."""
     with gr.Row():
         upscale = gr.Checkbox(
-            value=CASCADE_IN_TABS,
+            value=default,
             label="Upscale ×4 after generating",
-            info=CASCADE_INFO,
+            info=info,
             elem_id=f"{prefix}-upscale-x4",
         )
         steps = gr.Slider(
@@ -55,18 +64,21 @@ def x4_unavailable(engine: Any) -> str | None:
         return None
 
 
-def cascade_updates(engine: Any, count: int, reset: bool) -> list[Any]:
-    """Updates for `count` cascade pairs (checkbox, steps): locked and off, with the reason, when the engine cannot
-    run the ×4 pass; else open, and back to the tabs' default when `reset` (another model was chosen)."""
+def cascade_updates(engine: Any, checkboxes: list[gr.Checkbox], reset: bool) -> list[Any]:
+    """Updates for the cascade pairs (checkbox, steps) of these checkboxes: locked and off, with the reason, when the
+    engine cannot run the ×4 pass; else open, and back to each tab's default when `reset` (another model was chosen)."""
     reason = x4_unavailable(engine)
-    if reason is not None:
-        short = reason.split(";")[0]  # what is missing; the status line's details say how to get it
-        checkbox = gr.update(value=False, interactive=False, info=f"Unavailable with this model: {short}")
-        steps = gr.update(interactive=False)
-    else:
-        value = {"value": CASCADE_IN_TABS} if reset else {}
-        checkbox, steps = gr.update(interactive=True, info=CASCADE_INFO, **value), gr.update(interactive=True)
-    return [checkbox, steps] * count
+    updates = []
+    for checkbox in checkboxes:
+        if reason is not None:
+            short = reason.split(";")[0]  # what is missing; the status line's details say how to get it
+            box = gr.update(value=False, interactive=False, info=f"Unavailable with this model: {short}")
+            steps = gr.update(interactive=False)
+        else:
+            value = {"value": checkbox.value} if reset else {}
+            box, steps = gr.update(interactive=True, info=checkbox.info, **value), gr.update(interactive=True)
+        updates += [box, steps]
+    return updates
 
 
 def cascade_kwargs(upscale_x4: Any, upscale_steps: Any) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from ..controls import gallery_outputs, gallery_stream, named_inputs, result_pan
 from ..editor import editor_composite, filled_canvas, palette_hex, palette_legend_html
 from ..run_view import run_view, wire_run
 from ..runner import EngineRunner, session_of
-from ..sizes import cascade_controls, cascade_kwargs, semantic_size_control, semantic_size_value
+from ..sizes import (
+    SEMANTIC_CASCADE_INFO,
+    cascade_controls,
+    cascade_kwargs,
+    semantic_size_control,
+    semantic_size_value,
+)
 from .common import ENGINE_QUEUE, GALLERY_EMPTY, TaskTab, action_row, send_to_row, wire_reuse_seed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "semantic"
@@ -65,7 +71,7 @@ def build(runner: EngineRunner, limits: Limits) -> TaskTab:
             negative_prompt = gr.Textbox(value="", label="Negative prompt", elem_id="semantic-negative")
             sampling = sampling_controls("semantic", limits, SemanticMapRequest)
             output_size = semantic_size_control(limits)
-            cascade = cascade_controls("semantic", limits, SemanticMapRequest)
+            cascade = cascade_controls("semantic", limits, SemanticMapRequest, False, SEMANTIC_CASCADE_INFO)
         with gr.Column(scale=1):
             result = result_panel("semantic")
             send_to = send_to_row("semantic", ("img2img", "inpaint", "upscale"))
