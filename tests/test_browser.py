@@ -153,6 +153,15 @@ def expect_loaded_image(page: Page, selector: str) -> None:
     )
 
 
+def expect_whole_in_gallery(page: Page, gallery: str) -> None:
+    """The gallery's (single) result is shown whole: not cut off by the gallery's box, which scrolls."""
+    image = page.locator(f"{gallery} img").first.bounding_box()
+    box = page.locator(f"{gallery} .grid-wrap").bounding_box()
+    assert image and box, (image, box)
+    assert image["y"] + image["height"] <= box["y"] + box["height"] + 1, (image, box)
+    assert image["x"] >= box["x"] - 1 and image["x"] + image["width"] <= box["x"] + box["width"] + 1, (image, box)
+
+
 def wait_for_map(page: Page, loaded: str) -> None:
     """A map reached the editor: the loader's label changed with it; then give the canvas a moment to draw it.
 
@@ -196,6 +205,7 @@ def test_semantic_map_painted_on_the_canvas(page: Page, screenshot_dir: Path):
     expect(page.locator("#semantic-infotext textarea")).to_have_value(
         re.compile(r"Seed: \d+"), timeout=RESULT_TIMEOUT_MS
     )
+    expect_whole_in_gallery(page, "#semantic-gallery")
     screenshot(page, screenshot_dir, "semantic")  # the finished image, not a live preview
 
 

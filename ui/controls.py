@@ -156,6 +156,7 @@ def result_panel(prefix: str, label: str = "Result") -> ResultPanel:
         height=420,
         object_fit="contain",
         elem_id=f"{prefix}-gallery",
+        elem_classes=["studio-result"],
         interactive=False,
     )
     with gr.Row():
