@@ -127,6 +127,7 @@ def main() -> None:
         task, run = args.replace
         replace_unet(args.out, task, Path(run))
         if (Path(run) / "loss.png").exists():
+            args.curves.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(Path(run) / "loss.png", args.curves / f"{RUN_OF_TASK[task]}_loss.png")
         return
     print(export_family(args.runs, args.out, args.curves))
