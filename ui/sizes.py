@@ -68,16 +68,14 @@ def cascade_updates(engine: Any, checkboxes: list[gr.Checkbox], reset: bool) -> 
     """Updates for the cascade pairs (checkbox, steps) of these checkboxes: locked and off, with the reason, when the
     engine cannot run the ×4 pass; else open, and back to each tab's default when `reset` (another model was chosen)."""
     reason = x4_unavailable(engine)
+    if reason is not None:
+        short = reason.split(";")[0]  # what is missing; the status line's details say how to get it
+        locked = gr.update(value=False, interactive=False, info=f"Unavailable with this model: {short}")
+        return [locked, gr.update(interactive=False)] * len(checkboxes)
     updates = []
     for checkbox in checkboxes:
-        if reason is not None:
-            short = reason.split(";")[0]  # what is missing; the status line's details say how to get it
-            box = gr.update(value=False, interactive=False, info=f"Unavailable with this model: {short}")
-            steps = gr.update(interactive=False)
-        else:
-            value = {"value": checkbox.value} if reset else {}
-            box, steps = gr.update(interactive=True, info=checkbox.info, **value), gr.update(interactive=True)
-        updates += [box, steps]
+        value = {"value": checkbox.value} if reset else {}
+        updates += [gr.update(interactive=True, info=checkbox.info, **value), gr.update(interactive=True)]
     return updates
 
 

@@ -87,6 +87,13 @@ def psnr_each(images: np.ndarray, truth: np.ndarray, masks: np.ndarray | None = 
     )
 
 
+def masked_tile(image: np.ndarray, mask: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """A grid tile: the input with its mask in white above what was painted."""
+    shown = image.copy()
+    shown[mask] = 255
+    return np.concatenate([shown, output], 0)
+
+
 class Evaluation:
     def __init__(self, family: Path, evaluator: Path, n: int, seed: int = 0, cache: Path = Path("cache")):
         self.family, self.n, self.seed, self.cache = family, n, seed, cache
@@ -214,18 +221,9 @@ class Evaluation:
         outputs, grid = [], []
         for i in keep:
             image, mask = self.heldout.images[i], masks[i]
-            request = InpaintRequest(
-                image=Image.fromarray(image),
-                mask=Image.fromarray(mask.astype(np.uint8) * 255),
-                prompt=self.heldout.captions[i],
-                seed=self.seed + i,
-                mask_blur=0,
-            )
-            outputs.append(self.run(request))
+            outputs.append(self.run_inpaint(image, mask, self.heldout.captions[i], self.seed + i))
             if len(grid) < 8:
-                shown = image.copy()
-                shown[mask] = 255
-                grid.append(np.concatenate([shown, outputs[-1]], 0))
+                grid.append(masked_tile(image, mask, outputs[-1]))
         outputs, truth, masks = np.stack(outputs), self.heldout.images[keep], masks[keep]
         ours = psnr_each(outputs, truth, masks)
         base = psnr_each(np.stack([blur_fill(t, m) for t, m in zip(truth, masks, strict=True)]), truth, masks)
@@ -260,44 +258,44 @@ class Evaluation:
         """A box on the ground and a prompt naming one object for it: does the evaluator find that object in the box
         (on at least a tenth of its pixels)? Chance level: the same boxes with the scene's own caption."""
         rng = np.random.default_rng(self.seed + 1)
-        found, chance, grid = {name: [] for name, _ in NAMED_OBJECTS}, {name: [] for name, _ in NAMED_OBJECTS}, []
+        size = self.heldout.images.shape[1]
+        side = size * 3 // 8
+        names, masks, named, own = [], [], [], []
         for i in range(self.n):
             name, phrase = NAMED_OBJECTS[i % len(NAMED_OBJECTS)]
-            image, size = self.heldout.images[i], self.heldout.images.shape[1]
-            side = size * 3 // 8
             y, x = int(rng.integers(size // 2, size - side + 1)), int(rng.integers(0, size - side + 1))
             mask = np.zeros((size, size), dtype=bool)
             mask[y : y + side, x : x + side] = True
-            for prompt, into in ((phrase, found), (self.heldout.captions[i], chance)):
-                request = InpaintRequest(
-                    image=Image.fromarray(image),
-                    mask=Image.fromarray(mask.astype(np.uint8) * 255),
-                    prompt=prompt,
-                    seed=self.seed + i,
-                    mask_blur=0,
-                )
-                output = self.run(request, "inpaint")
-                pred, _, _ = segment(self.segmenter, output[None])
-                into[name].append(float((pred[0][mask] == CLASS_ID[name]).mean() >= 0.1))
-                if into is found and len(grid) < 8:
-                    shown = image.copy()
-                    shown[mask] = 255
-                    grid.append(np.concatenate([shown, output], 0))
-        every = np.concatenate([found[name] for name, _ in NAMED_OBJECTS])
-        every_chance = np.concatenate([chance[name] for name, _ in NAMED_OBJECTS])
+            image = self.heldout.images[i]
+            named.append(self.run_inpaint(image, mask, phrase, self.seed + i))
+            own.append(self.run_inpaint(image, mask, self.heldout.captions[i], self.seed + i))
+            names.append(name)
+            masks.append(mask)
+
+        def found_in_box(outputs: list[np.ndarray]) -> np.ndarray:
+            pred, _, _ = segment(self.segmenter, np.stack(outputs))
+            boxes = zip(pred, masks, names, strict=True)
+            return np.array([float((p[m] == CLASS_ID[c]).mean() >= 0.1) for p, m, c in boxes])
+
+        found, chance, names = found_in_box(named), found_in_box(own), np.array(names)
         self.add_mean(
-            f"inpainting: object named for a box found in it (chance {every_chance.mean():.2f})",
-            every,
-            ">= 0.50",
-            0.50,
+            f"inpainting: object named for a box found in it (chance {chance.mean():.2f})", found, ">= 0.50", 0.50
         )
         for name, phrase in NAMED_OBJECTS:
+            this = names == name
             self.add_mean(
-                f"inpainting: '{phrase}' found in its box ({len(found[name])} boxes; "
-                f"chance {np.mean(chance[name]):.2f})",
-                np.array(found[name]),
+                f"inpainting: '{phrase}' found in its box ({this.sum()} boxes; chance {chance[this].mean():.2f})",
+                found[this],
             )
-        self.grids["inpaint_named"] = grid
+        self.grids["inpaint_named"] = [
+            masked_tile(self.heldout.images[i], masks[i], named[i]) for i in range(min(8, self.n))
+        ]
+
+    def run_inpaint(self, image: np.ndarray, mask: np.ndarray, prompt: str, seed: int) -> np.ndarray:
+        """Inpaint `mask` (boolean) of a held-out scene with `prompt`, unblurred, through the engine."""
+        mask_image = Image.fromarray(mask.astype(np.uint8) * 255)
+        request = InpaintRequest(image=Image.fromarray(image), mask=mask_image, prompt=prompt, seed=seed, mask_blur=0)
+        return self.run(request, "inpaint")
 
     def upscale(self) -> None:
         def run_set(high: np.ndarray, label: str, margin: float) -> None:
