@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--concurrency",
         type=positive_int,
         default=None,
-        help="jobs running at once (default 1; with --serve ray, the number of replicas)",
+        help="jobs running at once (default 1; with --serve ray, twice the number of replicas: one running and one "
+        "waiting in Ray's queue per replica, so each replica starts its next job as soon as it finishes one)",
     )
     serve.add_argument(
         "--max-queue",
@@ -251,11 +252,17 @@ def engine_summary(description: dict[str, Any]) -> str:
     return "\n".join([line, *(f"  note: {notice}" for notice in description.get("notices") or [])])
 
 
+def default_concurrency(args: argparse.Namespace) -> int:
+    """Jobs the UI hands to the engine at once: 1 in process; with --serve ray, two per replica, so that a replica's
+    next job already waits in Ray's queue while the app saves the last one's images and prepares the next's inputs
+    (with one per replica, each replica idled through that)."""
+    return 2 * (args.replicas or 1) if args.serve == "ray" else 1
+
+
 def launch(demo: gr.Blocks, args: argparse.Namespace, summary: str = "") -> None:
     """Serve; when --share cannot open its tunnel, say so plainly and keep serving locally."""
     access = resolve_access(args)
-    replicas = (args.replicas or 1) if args.serve == "ray" else 1
-    demo.queue(default_concurrency_limit=args.concurrency or replicas, max_size=args.max_queue)
+    demo.queue(default_concurrency_limit=args.concurrency or default_concurrency(args), max_size=args.max_queue)
     _, local_url, share_url = demo.launch(**launch_options(args, access))
     if summary:
         print(summary, flush=True)
