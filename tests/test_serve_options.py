@@ -52,7 +52,7 @@ def test_bad_serve_values_are_refused(flags, capsys):
     assert flags[0] in capsys.readouterr().err
 
 
-def test_concurrency_defaults_to_the_replica_count(monkeypatch):
+def test_concurrency_defaults_to_two_jobs_per_replica(monkeypatch):
     import app
 
     seen = {}
@@ -64,7 +64,7 @@ def test_concurrency_defaults_to_the_replica_count(monkeypatch):
         def launch(self, **options):
             raise SystemExit  # stop before serving
 
-    for flags, expected in (([], 1), (["--serve", "ray", "--replicas", "3"], 3), (["--concurrency", "2"], 2)):
+    for flags, expected in (([], 1), (["--serve", "ray", "--replicas", "3"], 6), (["--concurrency", "2"], 2)):
         with pytest.raises(SystemExit):
             app.launch(FakeDemo(), parse(*flags))
         assert seen["default_concurrency_limit"] == expected, flags
