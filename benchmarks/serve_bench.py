@@ -1,6 +1,7 @@
 """Throughput of engine replicas on Ray Serve against the in-process engine, as users drive the app.
 
-`python -m benchmarks.serve_bench [--requests 20] [--replicas 1 2]` (needs `pip install -r requirements-serve.txt`)
+`python -m benchmarks.serve_bench [--requests 20] [--replicas 1 2] [--one-job-per-replica]`
+(needs `pip install -r requirements-serve.txt`)
 
 Each configuration is `python app.py` as users start it (CPU, built-in family, outputs saved, five logins), on a
 free loopback port: first the in-process engine (torch's default threads), then `--serve ray --replicas N` (one torch
@@ -132,7 +133,9 @@ def burst(url: str, inputs: dict[str, Path], requests: int) -> dict[str, Any]:
     }
 
 
-def run(replica_counts: list[int], requests: int, in_process: str = "both") -> list[dict[str, Any]]:
+def run(
+    replica_counts: list[int], requests: int, in_process: str = "both", one_job_per_replica: bool = False
+) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as scratch:
         folder = Path(scratch)
@@ -149,6 +152,16 @@ def run(replica_counts: list[int], requests: int, in_process: str = "both") -> l
             (f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread", [*ray, str(count)], {})
             for count in sorted(replica_counts, reverse=True)
         ]
+        if one_job_per_replica:  # the app hands each replica its next job only once it has answered the last
+            configurations += [
+                (
+                    f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread, one job per replica "
+                    f"(--concurrency {count})",
+                    [*ray, str(count), "--concurrency", str(count)],
+                    {},
+                )
+                for count in sorted(replica_counts, reverse=True)
+            ]
         for index, (name, flags, env) in enumerate(configurations):
             log = folder / f"app-{index}.log"
             before = load_average()
@@ -190,10 +203,15 @@ def main(argv: list[str] | None = None) -> None:
         default="both",
         help="the in-process engine with torch's default threads, one thread, or both (the first is the baseline)",
     )
+    parser.add_argument(
+        "--one-job-per-replica",
+        action="store_true",
+        help="also run each replica count with --concurrency equal to it (the default hands two jobs per replica)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per file the clients fetch
-    rows = run(args.replicas, args.requests, args.in_process)
+    rows = run(args.replicas, args.requests, args.in_process, args.one_job_per_replica)
     print(f"\n{args.requests} requests at once over the four tabs (UI defaults), after one warm-up per tab:\n")
     print(table(rows))
 
