@@ -148,19 +148,15 @@ def run(
             configurations.append(
                 ("in-process engine, 1 torch thread (OMP_NUM_THREADS=1)", [], {"OMP_NUM_THREADS": "1"})
             )
-        configurations += [
-            (f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread", [*ray, str(count)], {})
+        served = [
+            (count, f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread", [*ray, str(count)])
             for count in sorted(replica_counts, reverse=True)
         ]
+        configurations += [(name, flags, {}) for _, name, flags in served]
         if one_job_per_replica:  # the app hands each replica its next job only once it has answered the last
             configurations += [
-                (
-                    f"Ray Serve, {count} replica{'s' if count > 1 else ''} x 1 thread, one job per replica "
-                    f"(--concurrency {count})",
-                    [*ray, str(count), "--concurrency", str(count)],
-                    {},
-                )
-                for count in sorted(replica_counts, reverse=True)
+                (f"{name}, one job per replica (--concurrency {count})", [*flags, "--concurrency", str(count)], {})
+                for count, name, flags in served
             ]
         for index, (name, flags, env) in enumerate(configurations):
             log = folder / f"app-{index}.log"
